@@ -1,0 +1,50 @@
+# hallmesh — set-up, demo, tests. Works as root on a fresh Debian 12 machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := mosquitto mosquitto-clients prometheus postgresql socat ca-certificates
+STAMP_APT := $(VENV)/.apt-stamp
+STAMP_PY := $(VENV)/.py-stamp
+
+.PHONY: demo test lint unit deps venv bench clean help
+
+help:
+	@echo "make demo   - bring up broker, coordinator and simulated agents (Ctrl-C stops all)"
+	@echo "make test   - install what is needed, lint (ruff + mypy strict), run the whole test suite"
+	@echo "make lint   - ruff + mypy strict only"
+	@echo "make bench  - run the benchmarks in bench/"
+
+deps: $(STAMP_APT)
+venv: $(STAMP_PY)
+
+$(STAMP_APT): scripts/install-apt.sh
+	@mkdir -p $(VENV)
+	bash scripts/install-apt.sh $(APT_PACKAGES)
+	@touch $@
+
+$(STAMP_PY): pyproject.toml requirements.lock $(STAMP_APT)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+lint: $(STAMP_PY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+unit: $(STAMP_PY)
+	$(BIN)/pytest -q
+
+test: lint unit
+
+demo: $(STAMP_PY)
+	$(BIN)/hallmesh demo
+
+bench: $(STAMP_PY)
+	$(BIN)/python -m bench.ingest_rate
+	$(BIN)/python -m bench.agent_rss
+	$(BIN)/python -m bench.fleet
+
+clean:
+	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""hallmesh_cli package."""

@@ -1,0 +1,54 @@
+"""Errors raised by the protocol layer.
+
+    ProtocolError
+    ├── TopicError       -- a topic string that is not part of the contract
+    └── DecodeError      -- a payload that cannot be accepted; ``reason`` is one of DECODE_REASONS
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+DecodeReason = Literal[
+    "unknown_topic",
+    "too_large",
+    "not_json",
+    "bad_envelope",
+    "unsupported_version",
+    "agent_mismatch",
+    "kind_mismatch",
+    "device_mismatch",
+    "bad_body",
+]
+
+DECODE_REASONS: Final[tuple[DecodeReason, ...]] = (
+    "unknown_topic",
+    "too_large",
+    "not_json",
+    "bad_envelope",
+    "unsupported_version",
+    "agent_mismatch",
+    "kind_mismatch",
+    "device_mismatch",
+    "bad_body",
+)
+
+
+class ProtocolError(Exception):
+    """Root of the protocol errors."""
+
+
+class TopicError(ProtocolError):
+    """A topic outside the hallmesh contract."""
+
+
+class DecodeError(ProtocolError):
+    """A payload rejected by the decoder.
+
+    ``reason`` is a short, bounded code (usable as a metric label); ``detail`` says what exactly is wrong.
+    """
+
+    def __init__(self, reason: DecodeReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason: DecodeReason = reason
+        self.detail = detail

@@ -1,0 +1,18 @@
+"""Errors of the provisioning package.
+
+    ProvisioningError
+    ├── PkiError        -- the CA refused or could not do what was asked
+    └── BrokerError     -- the broker could not be configured or did not start
+"""
+
+
+class ProvisioningError(Exception):
+    """Root of the provisioning errors."""
+
+
+class PkiError(ProvisioningError):
+    pass
+
+
+class BrokerError(ProvisioningError):
+    pass
