@@ -115,8 +115,9 @@ def decode(topic: str, payload: bytes) -> tuple[topics.Topic, Envelope[Body]]:
     """Decode a JSON message received on ``topic``; raise :class:`DecodeError` saying what is wrong.
 
     Checks, in order: the topic is part of the contract, the size, JSON syntax, the protocol version,
-    the envelope fields, the kind against the topic, the body against its model, the sender against the
-    topic's agent id, and for ``dev_state`` the device against the topic's device id.
+    the envelope fields, the kind against the topic, the body against its model, the sender (the topic's agent
+    id on ``up/`` topics, ``coordinator`` on ``down/`` ones), and for ``dev_state`` the device against the
+    topic's device id.
     """
     try:
         parsed = topics.parse(topic)
@@ -148,7 +149,11 @@ def decode(topic: str, payload: bytes) -> tuple[topics.Topic, Envelope[Body]]:
             "bad_body" if all(e["loc"] and e["loc"][0] == "body" for e in err.errors()) else "bad_envelope"
         )
         raise DecodeError(reason, _summarise(err)) from err
-    if parsed.channel is not Channel.COORDINATOR_STATE and env.agent != parsed.agent_id:
+    # The envelope names its sender: the agent on up/ topics, the coordinator on down/ ones (protocol.md).
+    if parsed.channel in topics.DOWN_CHANNELS:
+        if env.agent != topics.COORDINATOR_ID:
+            raise DecodeError("agent_mismatch", f"envelope agent {env.agent!r} on a down topic")
+    elif parsed.channel is not Channel.COORDINATOR_STATE and env.agent != parsed.agent_id:
         raise DecodeError("agent_mismatch", f"envelope agent {env.agent!r} on topic of {parsed.agent_id!r}")
     if isinstance(env.body, DevStateBody) and env.body.device != parsed.device_id:
         raise DecodeError(
