@@ -1,1 +1,1 @@
-"""hallmesh_cli package."""
+"""The ``hallmesh`` console command: one entry point with subcommands that wire the packages together."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Annotated, Final, Generic, Literal, TypeVar
+from typing import Annotated, Final, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -82,11 +82,14 @@ BODY_TYPES: Final[dict[Channel, type[Body]]] = {
 _ADAPTERS: Final = {ch: TypeAdapter(Envelope[bt]) for ch, bt in BODY_TYPES.items()}  # type: ignore[valid-type]
 
 
-def make(kind: Channel, agent: str, boot: int, seq: int, body: B, *, msg_id: uuid.UUID | None = None) -> Envelope[B]:
+def make(
+    kind: Channel, agent: str, boot: int, seq: int, body: B, *, msg_id: uuid.UUID | None = None
+) -> Envelope[B]:
     """Build an envelope with a fresh UUIDv7 id and the current time."""
     if BODY_TYPES.get(kind) is not type(body):
         raise TypeError(f"body {type(body).__name__} does not belong on channel {kind}")
-    return Envelope[type(body)](  # type: ignore[misc]
+    model = cast("type[Envelope[B]]", Envelope.__class_getitem__(type(body)))
+    return model(
         v=PROTOCOL_VERSION,
         id=msg_id or uuid7(),
         agent=agent,
@@ -111,7 +114,7 @@ def _summarise(err: ValidationError) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def decode(topic: str, payload: bytes) -> tuple[topics.Topic, Envelope[Body]]:
+def decode(topic: str, payload: bytes | bytearray) -> tuple[topics.Topic, Envelope[Body]]:
     """Decode a JSON message received on ``topic``; raise :class:`DecodeError` saying what is wrong.
 
     Checks, in order: the topic is part of the contract, the size, JSON syntax, the protocol version,

@@ -175,10 +175,11 @@ class Broker:
         if not (shutil.which(MOSQUITTO) or Path("/usr/sbin/mosquitto").exists()):
             raise BrokerError("mosquitto is not installed: apt-get install mosquitto (make deps does it)")
         logf = self.log_path.open("ab")
+        offset = logf.tell()
         self.proc = subprocess.Popen(self.command(), stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
         try:
-            wait_for_port(self.opts.host, self.opts.port, timeout)
+            self._wait_for_log(offset, " running", timeout)
         except BrokerError:
             code = self.proc.poll()
             tail = self.log_path.read_text(errors="replace")[-2000:]
@@ -201,11 +202,30 @@ class Broker:
         self.stop(kill=kill)
         self.start()
 
-    def reload_crl(self) -> None:
-        """Copy the CA's current CRL to the broker and make it re-read it (new connections only)."""
+    def _wait_for_log(self, offset: int, marker: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.log_path.open("rb") as fh:
+                fh.seek(offset)
+                if marker.encode() in fh.read():
+                    return
+            if self.proc is None or self.proc.poll() is not None:
+                raise BrokerError("mosquitto exited")
+            if time.monotonic() > deadline:
+                raise BrokerError(f"mosquitto did not log {marker.strip()!r} within {timeout:.0f} s")
+            time.sleep(0.01)
+
+    def reload_crl(self, timeout: float = 10.0) -> None:
+        """Copy the CA's current CRL to the broker and make it re-read it; wait until it has.
+
+        Mosquitto applies a new CRL to new connections only: sessions already open stay open, so revoking an
+        agent must also end its live session.
+        """
         refresh_crl(self.dir, self.pki)
         if self.proc and self.proc.poll() is None:
+            offset = self.log_path.stat().st_size
             self.proc.send_signal(signal.SIGHUP)
+            self._wait_for_log(offset, "Reloading config.", timeout)
 
     def __enter__(self) -> Broker:
         self.start()

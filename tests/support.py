@@ -84,3 +84,64 @@ class PostgresCluster:
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+
+class MqttProbe:
+    """A paho client with a client certificate that records what it receives; for tests only."""
+
+    def __init__(self, port: int, ca: Path, cert: Path, key: Path, client_id: str, protocol: int = 4) -> None:
+        import queue
+        import threading
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.subscribed = threading.Event()
+        self.connect_rc: object = None
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if protocol == 5 else mqtt.MQTTv311,
+        )
+        self.client.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *_a: self.disconnected.set()
+        self.client.on_subscribe = lambda *_a: self.subscribed.set()
+        self.client.on_message = lambda _c, _u, m: self.messages.put((m.topic, bytes(m.payload), bool(m.retain)))
+        self.port = port
+
+    def _on_connect(self, _c: object, _u: object, _f: object, rc: object, _p: object) -> None:
+        self.connect_rc = rc
+        self.connected.set()
+
+    def start(self) -> MqttProbe:
+        try:
+            self.client.connect("localhost", self.port, keepalive=10)
+        except OSError:
+            self.disconnected.set()
+            return self
+        self.client.loop_start()
+        return self
+
+    def subscribe(self, topic: str, timeout: float = 5.0) -> None:
+        self.subscribed.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self.subscribed.wait(timeout), f"no SUBACK for {topic}"
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def drain(self, timeout: float) -> list[tuple[str, bytes, bool]]:
+        """Everything received until nothing arrives for ``timeout`` seconds."""
+        import queue
+
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get(timeout=timeout))
+            except queue.Empty:
+                return out

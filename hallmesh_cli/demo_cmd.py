@@ -1,0 +1,205 @@
+"""``hallmesh demo``: the whole system on embedded defaults with simulated hardware.
+
+Starts Mosquitto (mTLS, ACL), the coordinator on 127.0.0.1:8400 with SQLite in the demo directory, and
+several edge agents with sim devices, each in its own process; prints the URLs; Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+DEMO_AGENTS = (
+    "yinchuan-xingqing-w01",
+    "yinchuan-xingqing-w02",
+    "shizuishan-dawukou-w01",
+    "wuzhong-litong-w01",
+    "guyuan-yuanzhou-w01",
+    "zhongwei-shapotou-w01",
+)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo", help="bring up broker, coordinator and simulated agents (Ctrl-C stops all)")
+    demo.add_argument("--dir", default=".demo", help="demo data directory (default .demo)")
+    demo.add_argument(
+        "--agents", type=int, default=4, help=f"simulated agents, 1–{len(DEMO_AGENTS)} (default 4)"
+    )
+    demo.add_argument("--devices", type=int, default=3, help="sim devices per agent (default 3)")
+    demo.add_argument("--port", type=int, default=8400, help="coordinator HTTP port (default 8400)")
+    demo.add_argument("--mqtt-port", type=int, default=8883, help="broker TLS port (default 8883)")
+    demo.add_argument("--duration", type=float, default=None, help="stop by itself after this many seconds")
+    demo.set_defaults(func=_demo)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """Mosquitto runs as ``nobody``: every directory above its files must be searchable by others."""
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents] if p.exists())
+
+
+def agent_config(agent_id: str, root: Path, pki_dir: Path, mqtt_port: int, devices: int) -> str:
+    lines = [
+        f'agent_id = "{agent_id}"',
+        f'data_dir = "{root / "data"}"',
+        "telemetry_interval_s = 5",
+        "",
+        "[broker]",
+        f"port = {mqtt_port}",
+        'host = "localhost"',
+        f'ca = "{pki_dir / "ca.pem"}"',
+        f'cert = "{pki_dir / "issued" / (agent_id + ".pem")}"',
+        f'key = "{pki_dir / "issued" / (agent_id + ".key")}"',
+        "keepalive_s = 10",
+    ]
+    for i in range(1, devices + 1):
+        lines += [
+            "",
+            "[[devices]]",
+            f'id = "sim-{i}"',
+            'kind = "sim"',
+            f'model = "hallmesh-sim-{i}"',
+            "poll_interval_s = 5",
+            f"event_interval_s = {15 * i}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback URL we built
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hallmesh_cli.procs import hallmesh_argv, spawn, terminate
+    from provisioning.broker import Broker, BrokerOptions
+    from provisioning.errors import ProvisioningError
+    from provisioning.pki import Pki
+
+    count = max(1, min(args.agents, len(DEMO_AGENTS)))
+    for port, flag in ((args.port, "--port"), (args.mqtt_port, "--mqtt-port")):
+        if not _port_free(port):
+            print(f"error: port {port} on 127.0.0.1 is in use; choose another with {flag}")
+            return 2
+    root = Path(args.dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    logs = root / "logs"
+    pki = Pki.create(root / "pki")
+    coord_files = pki.files("coordinator")
+    if not coord_files.cert.exists():
+        coord_files = pki.issue_coordinator()
+    agent_ids = list(DEMO_AGENTS[:count])
+    for agent_id in agent_ids:
+        if not pki.files(agent_id).cert.exists():
+            pki.issue_agent(agent_id)
+
+    broker_dir = root / "broker"
+    tmp_broker: Path | None = None
+    if not _traversable_by_others(root):
+        tmp_broker = Path(tempfile.mkdtemp(prefix="hallmesh-demo-broker-"))
+        tmp_broker.chmod(0o755)
+        broker_dir = tmp_broker
+    stop = threading.Event()
+
+    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    broker = Broker(broker_dir, pki, BrokerOptions(port=args.mqtt_port))
+    token = secrets.token_urlsafe(18)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        try:
+            broker.start()
+        except ProvisioningError as err:
+            print(f"error: {err}")
+            return 1
+        env = {
+            "HALLMESH_DEMO": "1",
+            "HALLMESH_API_TOKEN": token,
+            "HALLMESH_HOST": "127.0.0.1",
+            "HALLMESH_PORT": str(args.port),
+            "HALLMESH_DATA_DIR": str(root / "coordinator"),
+            "HALLMESH_MQTT_HOST": "localhost",
+            "HALLMESH_MQTT_PORT": str(args.mqtt_port),
+            "HALLMESH_MQTT_CA": str(pki.ca_cert_path),
+            "HALLMESH_MQTT_CERT": str(coord_files.cert),
+            "HALLMESH_MQTT_KEY": str(coord_files.key),
+        }
+        coordinator = spawn(hallmesh_argv("coordinator", "serve"), logs / "coordinator.log", env=env)
+        children.append(("coordinator", coordinator))
+        if not _wait_http(f"{base}/healthz", coordinator):
+            print(f"error: the coordinator did not come up; see {logs / 'coordinator.log'}")
+            return 1
+        for agent_id in agent_ids:
+            agent_root = root / "agents" / agent_id
+            agent_root.mkdir(parents=True, exist_ok=True)
+            conf = agent_root / "agent.toml"
+            conf.write_text(agent_config(agent_id, agent_root, pki.dir, args.mqtt_port, args.devices))
+            proc = spawn(hallmesh_argv("agent", "run", "--config", str(conf)), logs / f"{agent_id}.log")
+            children.append((agent_id, proc))
+        print(
+            "\n".join(
+                [
+                    "",
+                    "hallmesh demo is running (演示环境已启动)",
+                    f"  coordinator   {base}/            API token: {token}",
+                    f"  registry      curl -H 'Authorization: Bearer {token}' {base}/api/v1/agents",
+                    f"  metrics       {base}/metrics",
+                    f"  health        {base}/healthz",
+                    f"  API (OpenAPI) {base}/openapi.json",
+                    f"  broker        mqtts://127.0.0.1:{args.mqtt_port} (mTLS; certificates in {pki.dir})",
+                    f"  agents        {', '.join(agent_ids)} × {args.devices} sim devices",
+                    f"  logs          {logs}",
+                    "Press Ctrl-C to stop everything (按 Ctrl-C 停止).",
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        reported: set[str] = set()
+        while not stop.wait(0.5):
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            for name, proc in children:
+                if proc.poll() is not None and name not in reported:
+                    reported.add(name)
+                    print(f"warning: {name} exited with {proc.returncode}; see {logs / (name + '.log')}")
+    finally:
+        print("stopping agents, coordinator and broker …", flush=True)
+        terminate([p for n, p in children if n != "coordinator"])
+        terminate([p for n, p in children if n == "coordinator"])
+        broker.stop()
+        if tmp_broker is not None:
+            shutil.rmtree(tmp_broker, ignore_errors=True)
+        print("stopped.", flush=True)
+    return 0
