@@ -46,7 +46,8 @@ def acl_text() -> str:
     return "\n".join(
         [
             "# hallmesh ACL (generated): identity = certificate CN.",
-            f"topic read {topics.coordinator_state()}",
+            # A "topic" line before any "user" line applies to anonymous clients only; "pattern" applies to all.
+            f"pattern read {topics.coordinator_state()}",
             f"pattern write {root}/%u/up/#",
             f"pattern read {root}/%u/down/#",
             "",
