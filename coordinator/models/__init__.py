@@ -1,0 +1,44 @@
+"""Tables (``table=True``) and API model families of the coordinator.
+
+    agent    -- Agent (presence, outbox and inventory sync state), AgentPublic, AgentDetail
+    device   -- Device (inventory + status per agent), DevicePublic
+    event    -- Event (rows from agents' outboxes), EventPublic
+    command  -- CommandRow, CommandResult (dedupe of results), CommandCreate, CommandPublic
+    meta     -- CoordinatorMeta (key/value: the coordinator's boot counter)
+
+Times are Unix seconds (float), as on the wire.
+"""
+
+from coordinator.models.agent import Agent, AgentDetail, AgentPublic, AgentsPublic, InventoryPublic
+from coordinator.models.command import (
+    CommandCreate,
+    CommandPublic,
+    CommandResult,
+    CommandRow,
+    CommandsPublic,
+    CommandStatus,
+)
+from coordinator.models.device import Device, DevicePublic, DevicesPublic
+from coordinator.models.event import Event, EventPublic, EventsPublic
+from coordinator.models.meta import CoordinatorMeta
+
+__all__ = [
+    "Agent",
+    "AgentDetail",
+    "AgentPublic",
+    "AgentsPublic",
+    "CommandCreate",
+    "CommandPublic",
+    "CommandResult",
+    "CommandRow",
+    "CommandStatus",
+    "CommandsPublic",
+    "CoordinatorMeta",
+    "Device",
+    "DevicePublic",
+    "DevicesPublic",
+    "Event",
+    "EventPublic",
+    "EventsPublic",
+    "InventoryPublic",
+]

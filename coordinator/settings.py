@@ -1,0 +1,73 @@
+"""Settings of the coordinator (environment variables ``HALLMESH_*``), passed into ``create_app``.
+
+Outside demo mode the coordinator refuses to start without an API token (at least 16 characters) and without
+the MQTT client certificate; in demo mode a random token is generated and announced on start.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+MIN_TOKEN_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HALLMESH_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8400, ge=0, le=65535)
+    data_dir: Path = Path(".hallmesh/coordinator")
+    database_url: str = Field("", description="empty: SQLite file coordinator.db in data_dir")
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(8883, ge=1, le=65535)
+    mqtt_ca: Path | None = None
+    mqtt_cert: Path | None = None
+    mqtt_key: Path | None = None
+    mqtt_client_id: str = Field("hallmesh-coordinator", min_length=1, max_length=64)
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600)
+
+    api_token: SecretStr | None = None
+    demo: bool = False
+
+    ingest_batch_size: int = Field(500, ge=1, le=10_000)
+    ingest_max_delay_s: float = Field(0.02, gt=0, le=5)
+    ingest_queue_size: int = Field(100_000, ge=100)
+    rebirth_interval_s: float = Field(5.0, gt=0)
+    command_default_ttl_s: float = Field(60.0, gt=0, le=7 * 86400)
+    command_sweep_interval_s: float = Field(1.0, gt=0, le=60)
+
+    token_generated: bool = Field(False, exclude=True, description="set when demo mode made up the token")
+
+    @model_validator(mode="after")
+    def _check_safe(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'coordinator.db').resolve()}"
+        missing = [name for name in ("mqtt_ca", "mqtt_cert", "mqtt_key") if getattr(self, name) is None]
+        if missing:
+            env = ", ".join(f"HALLMESH_{m.upper()}" for m in missing)
+            raise ValueError(f"the coordinator talks MQTT over mutual TLS only: set {env}")
+        if self.api_token is None or not self.api_token.get_secret_value():
+            if not self.demo:
+                raise ValueError("HALLMESH_API_TOKEN is required (or HALLMESH_DEMO=1 to generate one)")
+            self.api_token = SecretStr(secrets.token_urlsafe(24))
+            self.token_generated = True
+        elif len(self.api_token.get_secret_value()) < MIN_TOKEN_LENGTH and not self.demo:
+            raise ValueError(f"HALLMESH_API_TOKEN must have at least {MIN_TOKEN_LENGTH} characters")
+        return self
+
+    @property
+    def token(self) -> str:
+        assert self.api_token is not None  # set by the validator
+        return self.api_token.get_secret_value()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
