@@ -1,0 +1,59 @@
+"""``create_app(settings)``: the coordinator's FastAPI application.
+
+The lifespan runs the start-up steps in order — migrations, boot counter, live state from the registry,
+ingest (writer, MQTT link), command sweeper — and stops them in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from coordinator.api import agents, commands, devices, docs, events, health
+from coordinator.errors import CommandError, NotFoundError
+from coordinator.runtime import Coordinator
+from coordinator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        coordinator = Coordinator.create(settings)
+        await anyio.to_thread.run_sync(coordinator.start)
+        app.state.coordinator = coordinator
+        if settings.token_generated:
+            log.warning("demo mode: generated API token %s", settings.token)
+        try:
+            yield
+        finally:
+            app.state.coordinator = None
+            await anyio.to_thread.run_sync(coordinator.stop)
+
+    app = FastAPI(
+        title="hallmesh coordinator",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.coordinator = None
+    for module in (agents, devices, commands, events, health, docs):
+        app.include_router(module.router)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_request: Request, err: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(CommandError)
+    async def bad_command(_request: Request, err: CommandError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+    return app
