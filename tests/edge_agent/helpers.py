@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -21,8 +21,10 @@ from provisioning.broker import Broker
 from provisioning.pki import Pki
 from tests.support import wait_until
 
+B = TypeVar("B", bound=Body)
 
-def agent_config(
+
+def agent_config_data(
     world_dir: Path,
     pki: Pki,
     broker: Broker,
@@ -31,7 +33,7 @@ def agent_config(
     devices: list[dict[str, Any]] | None = None,
     outbox: dict[str, Any] | None = None,
     **top: Any,
-) -> AgentConfig:
+) -> dict[str, Any]:
     files = pki.files(agent_id)
     if not files.cert.exists():
         files = pki.issue_agent(agent_id)
@@ -54,7 +56,40 @@ def agent_config(
         else [{"id": "sim-1", "kind": "sim", "poll_interval_s": 0.1}],
         **top,
     }
-    return parse_config(data)
+    return data
+
+
+def agent_config(
+    world_dir: Path, pki: Pki, broker: Broker, agent_id: str = "agent-1", **kw: Any
+) -> AgentConfig:
+    return parse_config(agent_config_data(world_dir, pki, broker, agent_id, **kw))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def write_toml(path: Path, data: dict[str, Any]) -> Path:
+    """Enough of a TOML writer for agent configs: scalars, tables, arrays of tables."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict | list)]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+        elif isinstance(value, list):
+            for item in value:
+                lines += ["", f"[[{key}]]"] + [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 class Received:
@@ -153,6 +188,11 @@ class FakeCoordinator:
     def of(self, channel: Channel, where: Callable[[Received], bool] = lambda _m: True) -> list[Received]:
         with self._lock:
             return [m for m in self.messages if m.channel == channel and where(m)]
+
+    def bodies(self, body_type: type[B]) -> list[B]:
+        """Bodies of one type, in arrival order (e.g. ``bodies(StateBody)``)."""
+        with self._lock:
+            return [m.body for m in self.messages if isinstance(m.body, body_type)]
 
     def events(self) -> list[EventBody]:
         return [m.body for m in self.of(Channel.EVENT) if isinstance(m.body, EventBody)]
