@@ -56,7 +56,7 @@ def test_sigkill_marks_offline_within_two_keepalives_and_restart_brings_it_back(
     assert (system.agent_status("county-a.w1") or {})["boot"] > boot
 
 
-def test_silent_loss_is_noticed_within_two_keepalives(system: System) -> None:
+def test_silent_loss_is_noticed_within_three_keepalives(system: System) -> None:
     """A frozen agent keeps its socket open: only the broker's keepalive check can notice it."""
     system.start_coordinator()
     system.add_agent("county-a.w1", keepalive_s=KEEPALIVE_S)
@@ -65,9 +65,11 @@ def test_silent_loss_is_noticed_within_two_keepalives(system: System) -> None:
     frozen_at = time.monotonic()
     system.signal_agent("county-a.w1", signal.SIGSTOP)
     wait_until(
-        lambda: not system.is_online("county-a.w1"), timeout=2 * KEEPALIVE_S + 1, what="offline after freeze"
+        lambda: not system.is_online("county-a.w1"), timeout=3 * KEEPALIVE_S, what="offline after freeze"
     )
-    assert time.monotonic() - frozen_at <= 2 * KEEPALIVE_S
+    # Mosquitto 2.0 drops a silent client after 1.5 × keepalive, noticed on its periodic check (seen: 9–10.5 s
+    # for keepalive 5 s), so the bound here is looser than for a closed socket.
+    assert time.monotonic() - frozen_at <= 3 * KEEPALIVE_S
     system.signal_agent("county-a.w1", signal.SIGCONT)
     wait_until(lambda: system.is_online("county-a.w1"), timeout=20, what="online after thaw")
 

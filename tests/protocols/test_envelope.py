@@ -63,6 +63,8 @@ def test_each_rejection_names_its_reason() -> None:
     assert _reason(t, json.dumps({**good, "kind": "state"}).encode()) == "kind_mismatch"
     assert _reason(t, json.dumps({**good, "id": "nope"}).encode()) == "bad_envelope"
     assert _reason(t, json.dumps({**good, "body": {"device": "d1"}}).encode()) == "bad_body"
+    assert _reason(t, json.dumps({k: v for k, v in good.items() if k != "body"}).encode()) == "bad_envelope"
+    assert _reason(t, json.dumps({**good, "body": [1]}).encode()) == "bad_envelope"
     assert _reason(topics.event("a2"), _event("a1")) == "agent_mismatch"
     ds = envelope.make(
         Channel.DEV_STATE, "a1", 1, 1, DevStateBody(device="d1", status=DeviceStatus.UP, since=1.0)
