@@ -37,6 +37,10 @@ def jittered(delay: float) -> float:
     return delay * random.uniform(0.5, 1.5)
 
 
+def _wake_only(_client: mqtt.Client, _userdata: Any, _sock: Any) -> None:
+    """Nothing to do: ``publish`` already wakes ``loop()`` through paho's socket pair."""
+
+
 class MqttLink:
     """One MQTT client, its network thread and the outbound envelopes (sender ``coordinator``)."""
 
@@ -49,6 +53,9 @@ class MqttLink:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
+        # Held while (re)connecting and while other threads publish: a publish must never slip in between
+        # reconnect()'s new socket and its CONNECT packet (the broker would see PUBLISH first: protocol error).
+        self._io_lock = threading.Lock()
         self.connects = 0
         self._client = self._make_client()
 
@@ -71,6 +78,10 @@ class MqttLink:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        # Only the network thread may touch the TLS socket: without a registered "external loop" hook (and
+        # without loop_start), paho writes a publish straight from the calling thread — racing this loop's
+        # reads and writes and corrupting the TLS stream. With the hook it queues and wakes ``loop()``.
+        client.on_socket_register_write = _wake_only
         return client
 
     def _envelope(self, kind: Channel, body: Body) -> bytes:
@@ -119,11 +130,12 @@ class MqttLink:
         first = True
         while not self._stop.is_set():
             try:
-                if first:
-                    first = False
-                    rc = self._client.connect(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
-                else:
-                    rc = self._client.reconnect()
+                with self._io_lock:
+                    if first:
+                        first = False
+                        rc = self._client.connect(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
+                    else:
+                        rc = self._client.reconnect()
             except OSError as err:  # includes ssl.SSLError
                 log.debug("MQTT connect to %s:%d failed: %s", s.mqtt_host, s.mqtt_port, err)
                 rc = MQTTErrorCode.MQTT_ERR_NO_CONN
@@ -133,7 +145,8 @@ class MqttLink:
                     delay = BACKOFF_MIN_S
             if self._stop.is_set():
                 break
-            self._connected.clear()
+            with self._io_lock:
+                self._connected.clear()
             self._stop.wait(jittered(delay))
             delay = min(delay * 2, BACKOFF_MAX_S)
 
@@ -148,26 +161,36 @@ class MqttLink:
 
     def send(self, kind: Channel, topic: str, body: Body) -> bool:
         """Publish ``body`` QoS 1 in a coordinator envelope; False (nothing queued) while disconnected."""
-        if not self._connected.is_set():
-            return False
-        info = self._client.publish(topic, self._envelope(kind, body), qos=1)
+        payload = self._envelope(kind, body)
+        with self._io_lock:
+            if not self._connected.is_set():
+                return False
+            info = self._client.publish(topic, payload, qos=1)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def stop(self, timeout: float = 3.0) -> None:
         """Publish the retained offline state (if connected), disconnect without the Will, end the thread."""
         if self._thread is None:
             return
-        if self._connected.is_set():
-            info = self._client.publish(
-                topics.coordinator_state(), self._state_payload(online=False), qos=1, retain=True
+        with self._io_lock:
+            info = (
+                self._client.publish(
+                    topics.coordinator_state(), self._state_payload(online=False), qos=1, retain=True
+                )
+                if self._connected.is_set()
+                else None
             )
+        if info is not None:
             deadline = time.monotonic() + timeout
             while not info.is_published() and self._connected.is_set() and time.monotonic() < deadline:
                 time.sleep(0.01)
         self._stop.set()
         self._thread.join(timeout + 1)
-        self._client.disconnect()
-        self._client.loop(timeout=0.05)
         self._thread = None
+        if self._client.disconnect() == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            deadline = time.monotonic() + 1.0
+            while self._client.want_write() and time.monotonic() < deadline:
+                if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
         self._connected.clear()
         log.info("MQTT session closed")
