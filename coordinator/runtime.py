@@ -43,7 +43,10 @@ class Coordinator:
         self.metrics.attach(
             self.live, self.ingest.stats, lambda: self.ingest_queue_depth, lambda: self.mqtt_connected
         )
-        self.commands = CommandService(self.settings, self.engine, self.live, self.ingest.send)
+        link = self.ingest.link
+        self.commands = CommandService(
+            self.settings, self.engine, self.live, self.ingest.send, lambda: link.connects
+        )
         self.ingest.start()
         self.commands.start()
         log.info("coordinator boot %d started (database %s)", self.boot, self.engine.url.get_backend_name())

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     rebirth_interval_s: float = Field(5.0, gt=0)
     command_default_ttl_s: float = Field(60.0, gt=0, le=7 * 86400)
     command_sweep_interval_s: float = Field(1.0, gt=0, le=60)
+    command_resend_s: float = Field(
+        5.0, gt=0, description="republish open commands this long without a result"
+    )
 
     token_generated: bool = Field(False, exclude=True, description="set when demo mode made up the token")
 

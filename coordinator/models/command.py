@@ -32,7 +32,9 @@ class CommandBase(SQLModel):
     action: str = Field(max_length=64)
     status: str = Field(CommandStatus.PENDING.value, max_length=16)
     created_at: float
-    sent_at: float | None = None
+    sent_at: float | None = Field(None, description="first publication")
+    last_sent_at: float | None = Field(None, description="latest publication (open commands are republished)")
+    attempts: int = Field(0, description="publications so far")
     expires_at: float
     finished_at: float | None = None
     error: str | None = Field(None, max_length=1024)

@@ -80,6 +80,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("sent_at", sa.Float(), nullable=True),
+        sa.Column("last_sent_at", sa.Float(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
         sa.Column("finished_at", sa.Float(), nullable=True),
         sa.Column("error", sa.String(1024), nullable=True),
