@@ -54,6 +54,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(CommandError)
     async def bad_command(_request: Request, err: CommandError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return JSONResponse({"detail": str(err)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     return app

@@ -1,14 +1,19 @@
-"""``serve(settings)``: run the coordinator under uvicorn until SIGINT/SIGTERM (then shut down cleanly:
-commit and acknowledge what is queued, publish the retained offline state, disconnect)."""
+"""``serve(settings)``: run the coordinator under uvicorn until SIGINT/SIGTERM, then shut down cleanly
+(commit and acknowledge what is queued, publish the retained offline state, disconnect) and return."""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from types import FrameType
 
 import uvicorn
 
 from coordinator.app import create_app
 from coordinator.settings import Settings
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def serve(settings: Settings) -> None:
@@ -23,6 +28,21 @@ def serve(settings: Settings) -> None:
         access_log=False,
     )
     server = uvicorn.Server(config)
-    server.run()
-    if server.started is False and not getattr(server, "should_exit", False):
+    if threading.current_thread() is not threading.main_thread():
+        server.run()
+        return
+    # uvicorn handles the signal (graceful shutdown), then restores the previous handlers and raises the
+    # signal again; these handlers take it, so serve() returns normally and the process exits 0.
+    received: list[int] = []
+
+    def note(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, note) for s in STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if not server.started:
         raise SystemExit(1)
