@@ -17,57 +17,15 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from coordinator.ingest.receiver import Inbound
-from coordinator.models import Agent, CommandResult, CommandRow, Device, Event
+from coordinator.ingest.rows import AGENTS, DEVICES, EVENTS, RESULTS, UPDATE_COMMAND, dialect_insert, upsert
 from coordinator.state import AgentLive, DeviceLive, LiveState, ReadingLive, device_row
 from protocols.messages import BirthBody, DevStateBody, EventBody, ResultBody, StateBody, TelemetryBody
 
 log = logging.getLogger(__name__)
 
 MAX_READINGS_PER_AGENT = 1024
-
-AGENTS: sa.Table = Agent.__table__  # type: ignore[attr-defined]
-DEVICES: sa.Table = Device.__table__  # type: ignore[attr-defined]
-EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
-COMMANDS: sa.Table = CommandRow.__table__  # type: ignore[attr-defined]
-RESULTS: sa.Table = CommandResult.__table__  # type: ignore[attr-defined]
-
-
-def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
-    """INSERT with ON CONFLICT support for the connection's dialect (PostgreSQL or SQLite)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = dialect_insert(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    )
-    conn.execute(stmt, rows)
-
-
-_UPDATE_COMMAND = (
-    sa.update(COMMANDS)
-    .where(
-        COMMANDS.c.cmd_id == sa.bindparam("b_cmd_id"),
-        COMMANDS.c.agent_id == sa.bindparam("b_agent_id"),
-        # open, or expired by our clock (the agent's own answer wins); no IN list: it cannot be executemany'd
-        sa.or_(*(COMMANDS.c.status == s for s in ("pending", "sent", "expired"))),
-    )
-    .values(
-        status=sa.bindparam("b_status"),
-        result=sa.bindparam("b_result", type_=sa.JSON),
-        error=sa.bindparam("b_error"),
-        finished_at=sa.bindparam("b_finished_at"),
-    )
-)
 
 
 class Batch:
@@ -317,7 +275,7 @@ class Batch:
             conn.execute(dialect_insert(conn, EVENTS).on_conflict_do_nothing(), self._events)
         if self._results:
             conn.execute(dialect_insert(conn, RESULTS).on_conflict_do_nothing(), self._results)
-            conn.execute(_UPDATE_COMMAND, self._command_updates)
+            conn.execute(UPDATE_COMMAND, self._command_updates)
 
     @property
     def events_inserted(self) -> int:
