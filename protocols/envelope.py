@@ -149,7 +149,9 @@ def decode(topic: str, payload: bytes | bytearray) -> tuple[topics.Topic, Envelo
         env: Envelope[Body] = _ADAPTERS[parsed.channel].validate_python(raw)
     except ValidationError as err:
         reason: Literal["bad_body", "bad_envelope"] = (
-            "bad_body" if all(len(e["loc"]) > 1 and e["loc"][0] == "body" for e in err.errors()) else "bad_envelope"
+            "bad_body"
+            if all(len(e["loc"]) > 1 and e["loc"][0] == "body" for e in err.errors())
+            else "bad_envelope"
         )
         raise DecodeError(reason, _summarise(err)) from err
     # The envelope names its sender: the agent on up/ topics, the coordinator on down/ ones (protocol.md).

@@ -1,8 +1,8 @@
 """Errors raised by the protocol layer.
 
-    ProtocolError
-    ├── TopicError       -- a topic string that is not part of the contract
-    └── DecodeError      -- a payload that cannot be accepted; ``reason`` is one of DECODE_REASONS
+ProtocolError
+├── TopicError       -- a topic string that is not part of the contract
+└── DecodeError      -- a payload that cannot be accepted; ``reason`` is one of DECODE_REASONS
 """
 
 from __future__ import annotations

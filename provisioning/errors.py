@@ -1,8 +1,8 @@
 """Errors of the provisioning package.
 
-    ProvisioningError
-    ├── PkiError        -- the CA refused or could not do what was asked
-    └── BrokerError     -- the broker could not be configured or did not start
+ProvisioningError
+├── PkiError        -- the CA refused or could not do what was asked
+└── BrokerError     -- the broker could not be configured or did not start
 """
 
 

@@ -201,7 +201,9 @@ class Pki:
             self._save_index(index)
         return files
 
-    def issue_server(self, name: str = "broker", hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> CertFiles:
+    def issue_server(
+        self, name: str = "broker", hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
+    ) -> CertFiles:
         sans: list[x509.GeneralName] = []
         for host in hosts:
             try:

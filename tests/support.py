@@ -66,8 +66,12 @@ class PostgresCluster:
             str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
             "--locale=C.UTF-8", "--no-sync",
         )  # fmt: skip
-        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=200"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.dir / "log"), "-o", opts, "start")
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=200"
+        )
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.dir / "log"), "-o", opts, "start"
+        )
 
     def stop(self) -> None:
         try:
@@ -81,7 +85,9 @@ class PostgresCluster:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -110,7 +116,9 @@ class MqttProbe:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_a: self.disconnected.set()
         self.client.on_subscribe = lambda *_a: self.subscribed.set()
-        self.client.on_message = lambda _c, _u, m: self.messages.put((m.topic, bytes(m.payload), bool(m.retain)))
+        self.client.on_message = lambda _c, _u, m: self.messages.put(
+            (m.topic, bytes(m.payload), bool(m.retain))
+        )
         self.port = port
 
     def _on_connect(self, _c: object, _u: object, _f: object, rc: object, _p: object) -> None:

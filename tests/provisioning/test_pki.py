@@ -23,7 +23,9 @@ def test_create_is_idempotent(tmp_path: Path) -> None:
     assert Pki.create(tmp_path / "pki").ca_cert_path.read_bytes() == first
 
 
-@pytest.mark.parametrize(("agent_id", "message"), [("Bad Id", "invalid agent id"), ("coordinator", "reserved")])
+@pytest.mark.parametrize(
+    ("agent_id", "message"), [("Bad Id", "invalid agent id"), ("coordinator", "reserved")]
+)
 def test_bad_agent_ids_are_refused(tmp_path: Path, agent_id: str, message: str) -> None:
     pki = Pki.create(tmp_path / "pki")
     with pytest.raises(PkiError, match=message):
