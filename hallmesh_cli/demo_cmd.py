@@ -171,7 +171,7 @@ def _demo(args: argparse.Namespace) -> int:
                 [
                     "",
                     "hallmesh demo is running (演示环境已启动)",
-                    f"  coordinator   {base}/            API token: {token}",
+                    f"  coordinator   {base}/docs        API token: {token}",
                     f"  registry      curl -H 'Authorization: Bearer {token}' {base}/api/v1/agents",
                     f"  metrics       {base}/metrics",
                     f"  health        {base}/healthz",

@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # Alembic announces each of its plugins at INFO on every start: noise in an operator's log.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     result: int = args.func(args)
     return result
 

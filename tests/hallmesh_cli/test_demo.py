@@ -1,0 +1,86 @@
+"""`hallmesh demo` brings up broker, coordinator and agents; SIGINT (Ctrl-C) stops them all, leaving no process."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import psutil
+
+from hallmesh_cli.procs import hallmesh_argv
+from tests.support import free_port, wait_until
+
+
+def _processes_mentioning(path: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(path) in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    http_port, mqtt_port = free_port(), free_port()
+    out = tmp_path / "demo.out"
+    with out.open("wb") as fh:
+        demo = subprocess.Popen(
+            hallmesh_argv(
+                "demo", "--dir", str(demo_dir), "--agents", "2", "--devices", "2",
+                "--port", str(http_port), "--mqtt-port", str(mqtt_port),
+            ),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        token = wait_until(
+            lambda: re.findall(r"API token: (\S+)", out.read_text()), timeout=60, what="demo banner"
+        )[0]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def both_online() -> bool:
+            resp = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/agents", headers=headers, timeout=5)
+            agents = resp.json()["data"]
+            return len(agents) == 2 and all(a["online"] and a["device_count"] == 2 for a in agents)
+
+        wait_until(both_online, timeout=60, what="two demo agents online with their devices")
+        assert _listening({http_port, mqtt_port}) == {http_port, mqtt_port}
+        assert len(_processes_mentioning(demo_dir)) >= 3  # coordinator config + two agents
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    text = out.read_text()
+    assert "stopped." in text
+    assert _processes_mentioning(demo_dir) == []
+    assert _listening({http_port, mqtt_port}) == set()
+
+
+def _listening(ports: set[int]) -> set[int]:
+    return {
+        c.laddr.port
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
+    }
+
+
+def test_demo_refuses_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            hallmesh_argv("demo", "--dir", str(tmp_path / "d"), "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is in use" in proc.stdout
