@@ -7,10 +7,10 @@ When the queue is full, ``put`` blocks — back-pressure onto the broker, which 
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from dataclasses import dataclass
 
+from coordinator.ingest.inbox import Inbox
 from coordinator.ingest.stats import IngestStats
 from protocols import envelope, topics
 from protocols.errors import DecodeError, TopicError
@@ -30,7 +30,7 @@ class Inbound:
 
 
 class Receiver:
-    def __init__(self, out: queue.Queue[Inbound], stats: IngestStats) -> None:
+    def __init__(self, out: Inbox[Inbound], stats: IngestStats) -> None:
         self._out = out
         self._stats = stats
         self._closed = False
@@ -49,11 +49,8 @@ class Receiver:
         self._stats.messages[parsed.channel.value] += 1
         item = Inbound(parsed, env, time.time())
         while not self._closed:
-            try:
-                self._out.put(item, timeout=0.5)
+            if self._out.put(item, timeout=0.5):
                 return
-            except queue.Full:
-                continue
 
     def close(self) -> None:
         """Stop queueing (messages still arriving are dropped unacknowledged; agents resend them)."""

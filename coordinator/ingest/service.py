@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import queue
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
+from coordinator.ingest.inbox import Inbox
 from coordinator.ingest.link import MqttLink
 from coordinator.ingest.receiver import Inbound, Receiver
 from coordinator.ingest.stats import IngestStats
@@ -30,7 +30,7 @@ class IngestService:
         observe_batch: Callable[[float], None] = lambda _s: None,
     ) -> None:
         self.stats = IngestStats()
-        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=settings.ingest_queue_size)
+        self.inbox: Inbox[Inbound] = Inbox(settings.ingest_queue_size, settings.ingest_batch_size)
         self.receiver = Receiver(self.inbox, self.stats)
         self.link = MqttLink(settings, boot, self.receiver)
         self.writer = Writer(settings, engine, self.inbox, live, self.stats, self.send, observe_batch)

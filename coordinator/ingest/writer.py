@@ -8,7 +8,6 @@ is dropped unacknowledged — the agents resend events and results, births come 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from coordinator.ingest.batch import Batch
+from coordinator.ingest.inbox import Inbox
 from coordinator.ingest.receiver import Inbound
 from coordinator.ingest.stats import IngestStats
 from coordinator.settings import Settings
@@ -56,7 +56,7 @@ class Writer:
         self,
         settings: Settings,
         engine: Engine,
-        inbox: queue.Queue[Inbound],
+        inbox: Inbox[Inbound],
         live: LiveState,
         stats: IngestStats,
         send: Send,
@@ -110,22 +110,7 @@ class Writer:
                 return
 
     def _collect(self, block: bool) -> list[Inbound]:
-        try:
-            first = self._inbox.get(timeout=0.1) if block else self._inbox.get_nowait()
-        except queue.Empty:
-            return []
-        items = [first]
-        size = self._settings.ingest_batch_size
-        deadline = time.monotonic() + self._settings.ingest_max_delay_s
-        while len(items) < size:
-            remaining = deadline - time.monotonic()
-            try:
-                items.append(
-                    self._inbox.get(timeout=remaining) if remaining > 0 else self._inbox.get_nowait()
-                )
-            except queue.Empty:
-                break
-        return items
+        return self._inbox.get_batch(0.1 if block else 0.0, self._settings.ingest_max_delay_s)
 
     def _process(self, items: list[Inbound]) -> None:
         started = time.monotonic()

@@ -126,3 +126,21 @@ def test_mutated_envelopes_are_rejected_or_valid(field: str, value: object) -> N
     else:
         assert env.agent == "a1"
         assert isinstance(env.id, uuid.UUID)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(["v", "id", "agent", "boot", "seq", "ts", "kind", "body"]),
+    value=json_values,
+)
+def test_fast_path_accepts_only_what_the_careful_path_accepts(field: str, value: object) -> None:
+    good = json.loads(_event())
+    good[field] = value
+    payload = json.dumps(good).encode()
+    fast = envelope._fast_validate(Channel.EVENT, payload)
+    try:
+        careful = envelope._validate(Channel.EVENT, payload)
+    except DecodeError:
+        assert fast is None
+    else:
+        assert fast is None or fast == careful
