@@ -70,6 +70,11 @@ def main() -> None:
         fleets[-1].send_signal(signal.SIGKILL)
         fleets[-1].wait()
         wait_until(lambda: online() == total - per, timeout=180, interval=0.5, what="killed fleet offline")
+        offline = {a["id"] for a in bench.api("/api/v1/agents")["data"] if not a["online"]}
+        killed = {f"fleet{args.procs - 1}-{i:04d}" for i in range(1, per + 1)}
+        assert offline == killed, (
+            f"offline agents differ from the killed fleet: {len(offline ^ killed)} differ"
+        )
         print(
             f"SIGKILL of one fleet process: {per} agents offline, {total - per} still online, "
             f"after {time.perf_counter() - t1:.1f} s"
