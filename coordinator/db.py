@@ -3,7 +3,8 @@
 SQLite (default) runs in WAL mode with ``synchronous=NORMAL`` and foreign keys on; every transaction starts
 with ``BEGIN IMMEDIATE`` so a reader never has to upgrade to a writer mid-transaction (which WAL answers with an
 immediate SQLITE_BUSY, not a wait). ``postgresql+psycopg://…`` selects PostgreSQL.
-Migrations (Alembic, ``coordinator/migrations``) run programmatically: :func:`migrate` = ``upgrade head``.
+Migrations (Alembic, ``coordinator/migrations``) run programmatically: :func:`migrate` = ``upgrade heads``
+(each feature area may add its own branch of revisions on top of 0001; all heads are applied).
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (``alembic upgrade head``) on ``engine``."""
+    """Bring the schema to the newest revision of every branch (``alembic upgrade heads``) on ``engine``."""
     cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
     log.info("database schema at head (%s)", engine.url.get_backend_name())
 
 
