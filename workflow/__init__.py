@@ -1,1 +1,14 @@
-"""workflow package."""
+"""workflow: the domain of the service halls — organisation, staff, scope, and the catalog of service items.
+
+    codes      -- code lists of GB/T 39046-2020 annex A (item type, level, body nature, service object, channel)
+                  and the staff roles
+    org        -- OrgUnit (five levels), Department, Hall, Window (bound to an agent)
+    staff      -- Staff accounts (employee number, unit, department, window, roles, lockout, token version)
+    scope      -- Scope: what a signed-in person may see; the one place queries are restricted
+    catalog    -- CatalogItem and its ItemVersion rows (table 4 fields), draft → published, no overlaps
+    seed       -- the Ningxia organisation tree from ``data/ningxia.csv``
+    xlsx       -- the spreadsheet templates (columns as data), reading with validation, writing
+    importer   -- validated import of a catalog workbook: any error → nothing imported
+
+Imports nothing of ours (DESIGN.md §3).
+"""

@@ -6,6 +6,8 @@
     command  -- CommandRow, CommandResult (dedupe of results), CommandCreate, CommandPublic
     meta     -- CoordinatorMeta (key/value: the coordinator's boot counter)
 
+The workflow domain's tables (organisation, staff, catalog: ``workflow.tables``) are registered here too.
+
 Times are Unix seconds (float), as on the wire.
 """
 
@@ -21,6 +23,7 @@ from coordinator.models.command import (
 from coordinator.models.device import Device, DevicePublic, DevicesPublic
 from coordinator.models.event import Event, EventPublic, EventsPublic
 from coordinator.models.meta import CoordinatorMeta
+from workflow import tables as _workflow_tables  # noqa: F401  (organisation and catalog tables, migration 0300)
 
 __all__ = [
     "Agent",

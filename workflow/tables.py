@@ -1,0 +1,7 @@
+"""Every table of the workflow domain, imported together (registers them on ``SQLModel.metadata``)."""
+
+from workflow.catalog import CatalogItem, ItemVersion
+from workflow.org import Department, Hall, OrgUnit, Window
+from workflow.staff import Staff
+
+__all__ = ["CatalogItem", "Department", "Hall", "ItemVersion", "OrgUnit", "Staff", "Window"]
