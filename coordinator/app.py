@@ -14,7 +14,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from coordinator.api import agents, commands, devices, docs, events, health
+from coordinator.api import agents, commands, devices, docs, events, health, workflow_routes
 from coordinator.errors import CommandError, NotFoundError
 from coordinator.runtime import Coordinator
 from coordinator.settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.coordinator = None
     for module in (agents, devices, commands, events, health, docs):
         app.include_router(module.router)
+    workflow_routes.install(app)  # organisation, staff, sign-in, catalog (staff JWT; public catalog)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, err: NotFoundError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 Outside demo mode the coordinator refuses to start without an API token (at least 16 characters) and without
 the MQTT client certificate; in demo mode a random token is generated and announced on start.
+Staff sign-in (JWT) is on only with ``HALLMESH_JWT_SECRET`` (at least 32 characters; demo mode makes one up).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 16
+MIN_JWT_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -47,6 +49,16 @@ class Settings(BaseSettings):
         5.0, gt=0, description="republish open commands this long without a result"
     )
 
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 key of staff sign-in tokens (≥ 32 characters); unset: staff sign-in is off"
+    )
+    jwt_ttl_s: int = Field(8 * 3600, ge=60, le=7 * 86400, description="lifetime of a staff token")
+    login_max_failures: int = Field(5, ge=1, le=100, description="wrong passwords in a row before a lockout")
+    login_lockout_s: float = Field(900.0, gt=0, description="how long a locked account refuses sign-in")
+    argon2_time_cost: int = Field(3, ge=1, le=50)
+    argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory cost (tests lower it)")
+    argon2_parallelism: int = Field(4, ge=1, le=64)
+
     token_generated: bool = Field(False, exclude=True, description="set when demo mode made up the token")
 
     @model_validator(mode="after")
@@ -64,6 +76,10 @@ class Settings(BaseSettings):
             self.token_generated = True
         elif len(self.api_token.get_secret_value()) < MIN_TOKEN_LENGTH and not self.demo:
             raise ValueError(f"HALLMESH_API_TOKEN must have at least {MIN_TOKEN_LENGTH} characters")
+        if self.jwt_secret is None or not self.jwt_secret.get_secret_value():
+            self.jwt_secret = SecretStr(secrets.token_urlsafe(32)) if self.demo else None
+        elif len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH and not self.demo:
+            raise ValueError(f"HALLMESH_JWT_SECRET must have at least {MIN_JWT_SECRET_LENGTH} characters")
         return self
 
     @property
