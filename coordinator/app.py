@@ -14,8 +14,8 @@ import anyio.to_thread
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from coordinator.api import agents, commands, devices, docs, events, health, workflow_routes
-from coordinator.errors import CommandError, NotFoundError
+from coordinator.api import agents, commands, devices, docs, events, health, provision, workflow_routes
+from coordinator.errors import CommandError, NotFoundError, ProvisioningRefused
 from coordinator.runtime import Coordinator
 from coordinator.settings import Settings
 
@@ -47,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.coordinator = None
     for module in (agents, devices, commands, events, health, docs):
         app.include_router(module.router)
+    app.include_router(provision.admin)
+    app.include_router(provision.public)
     workflow_routes.install(app)  # organisation, staff, sign-in, catalog (staff JWT; public catalog)
 
     @app.exception_handler(NotFoundError)
@@ -56,5 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(CommandError)
     async def bad_command(_request: Request, err: CommandError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(ProvisioningRefused)
+    async def refused(_request: Request, err: ProvisioningRefused) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=err.status_code)
 
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -13,6 +14,8 @@ from coordinator.commands import CommandService
 from coordinator.ingest.service import IngestService
 from coordinator.metrics import Metrics
 from coordinator.models import Agent, Device
+from coordinator.provision.metrics import CertificateCollector
+from coordinator.provision.service import ProvisioningService
 from coordinator.settings import Settings
 from coordinator.state import LiveState
 
@@ -28,6 +31,7 @@ class Coordinator:
     boot: int = 0
     ingest: IngestService | None = None
     commands: CommandService | None = None
+    provisioning: ProvisioningService | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Coordinator:
@@ -36,6 +40,8 @@ class Coordinator:
     def start(self) -> None:
         db.migrate(self.engine)
         self.boot = db.next_boot(self.engine)
+        self.provisioning = ProvisioningService(self.settings, self.engine, self.forget_agent)
+        self.metrics.registry.register(CertificateCollector(self.provisioning.certificate_expiries))
         self.load_state()
         self.ingest = IngestService(
             self.settings, self.engine, self.live, self.boot, self.metrics.batch_seconds.observe
@@ -52,8 +58,21 @@ class Coordinator:
         log.info("coordinator boot %d started (database %s)", self.boot, self.engine.url.get_backend_name())
 
     def load_state(self) -> None:
+        gone = self.provisioning.decommissioned() if self.provisioning is not None else set()
         with Session(self.engine) as session:
-            self.live.load(session.exec(select(Agent)).all(), session.exec(select(Device)).all())
+            agents = [a for a in session.exec(select(Agent)).all() if a.id not in gone]
+            self.live.load(agents, session.exec(select(Device)).all())
+
+    def forget_agent(self, agent_id: str, timeout: float = 3.0) -> None:
+        """Drop a decommissioned agent from the live state (metrics, presence) once its Will was processed;
+        its rows stay in the database as history."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = self.live.get(agent_id)
+            if live is None or not live.online:
+                break
+            time.sleep(0.02)
+        self.live.remove(agent_id)
 
     def stop(self) -> None:
         if self.commands is not None:

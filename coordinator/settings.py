@@ -49,6 +49,20 @@ class Settings(BaseSettings):
         5.0, gt=0, description="republish open commands this long without a result"
     )
 
+    pki_dir: Path | None = Field(
+        None, description="the CA directory; enables enrollment, renewal and revocation"
+    )
+    broker_dir: Path | None = Field(
+        None, description="directory of the running broker (CRL copy, mosquitto.pid) to reload on revocation"
+    )
+    agent_cert_lifetime_s: float = Field(90 * 86_400.0, ge=60, le=825 * 86_400)
+    broker_public_host: str = Field(
+        "", description="broker host told to enrolling agents (default mqtt_host)"
+    )
+    broker_public_port: int = Field(
+        0, ge=0, le=65535, description="broker port told to agents (default mqtt_port)"
+    )
+
     jwt_secret: SecretStr | None = Field(
         None, description="HS256 key of staff sign-in tokens (≥ 32 characters); unset: staff sign-in is off"
     )

@@ -133,6 +133,11 @@ class LiveState:
         with self._lock:
             return list(self._agents.values())
 
+    def remove(self, agent_id: str) -> None:
+        """Forget an agent (decommissioned); its registry rows are kept."""
+        with self._lock:
+            self._agents.pop(agent_id, None)
+
     def publish(self, agents: Iterable[AgentLive]) -> None:
         """Swap in new versions of agents (after their batch committed)."""
         with self._lock:

@@ -26,6 +26,8 @@ from provisioning.pki import Pki
 log = logging.getLogger(__name__)
 
 MOSQUITTO: Final = "mosquitto"
+PID_FILE: Final = "mosquitto.pid"
+"""Written into the broker directory by :meth:`Broker.start`, so the coordinator can reload it (revocation)."""
 RUN_AS: Final = ("nobody", "nogroup")
 
 
@@ -186,10 +188,12 @@ class Broker:
             tail = self.log_path.read_text(errors="replace")[-2000:]
             self.stop()
             raise BrokerError(f"mosquitto did not start (exit {code}); log tail:\n{tail}") from None
+        (self.dir / PID_FILE).write_text(f"{self.proc.pid}\n")
         log.info("mosquitto listening on %s:%d (pid %d)", self.opts.host, self.opts.port, self.proc.pid)
 
     def stop(self, kill: bool = False, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None
+        (self.dir / PID_FILE).unlink(missing_ok=True)
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
@@ -236,3 +240,35 @@ class Broker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def reload_running(directory: Path, pki: Pki, timeout: float = 10.0) -> bool:
+    """Copy the CA's CRL into the broker ``directory`` and SIGHUP the Mosquitto named by its pid file; wait
+    until its log shows the reload. Return False if no broker runs there (the CRL is copied all the same).
+
+    This is how the coordinator, a separate process, makes a revocation take effect for new connections.
+    """
+    directory = Path(directory)
+    refresh_crl(directory, pki)
+    try:
+        pid = int((directory / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    log_path = directory / "mosquitto.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        return False
+    except PermissionError as err:
+        raise BrokerError(f"cannot signal mosquitto (pid {pid}): {err}") from err
+    if not log_path.exists():
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with log_path.open("rb") as fh:
+            fh.seek(offset)
+            if b"Reloading config." in fh.read():
+                return True
+        time.sleep(0.01)
+    raise BrokerError(f"mosquitto (pid {pid}) did not reload within {timeout:.0f} s")

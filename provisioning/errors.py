@@ -2,7 +2,8 @@
 
 ProvisioningError
 ├── PkiError        -- the CA refused or could not do what was asked
-└── BrokerError     -- the broker could not be configured or did not start
+├── BrokerError     -- the broker could not be configured or did not start
+└── EnrollError     -- enrollment of a counter PC failed (the message says why and whether to re-run)
 """
 
 
@@ -15,4 +16,8 @@ class PkiError(ProvisioningError):
 
 
 class BrokerError(ProvisioningError):
+    pass
+
+
+class EnrollError(ProvisioningError):
     pass

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -36,6 +37,15 @@ LEAF_VALIDITY: Final = dt.timedelta(days=397)
 class CertFiles:
     cert: Path
     key: Path
+
+
+@dataclass(frozen=True)
+class SignedCert:
+    pem: str
+    serial: str
+    """hexadecimal"""
+    not_before: float
+    not_after: float
 
 
 @dataclass(frozen=True)
@@ -222,7 +232,84 @@ class Pki:
             raise PkiError(f"agent id {agent_id!r} is reserved for the coordinator")
         return self._issue(agent_id, agent_id, ExtendedKeyUsageOID.CLIENT_AUTH, [], validity)
 
+    def sign_agent_csr(self, csr_pem: bytes, agent_id: str, validity: dt.timedelta) -> SignedCert:
+        """Sign a CSR for ``agent_id`` (the CN is set to the agent id whatever the CSR asks); record it.
+
+        The certificate is recorded in the index under ``<agent_id>#<serial hex>``, so every certificate of an
+        agent (enrollment, renewals) can be revoked. It is back-dated by 5 % of its lifetime (at most 5 min) to
+        tolerate small clock differences without moving its renewal point much.
+        """
+        if not is_valid_id(agent_id) or agent_id == COORDINATOR_ID:
+            raise PkiError(f"invalid agent id {agent_id!r}")
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem)
+        except ValueError as err:
+            raise PkiError(f"not a PEM certificate signing request: {err}") from err
+        if not csr.is_signature_valid:
+            raise PkiError("the CSR's signature does not verify")
+        public_key = csr.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise PkiError("the CSR must carry an EC (P-256) public key")
+        now = _now()
+        backdate = min(dt.timedelta(minutes=5), validity * 0.05)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, agent_id)]))
+            .issuer_name(self._ca_cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - backdate)
+            .not_valid_after(now + validity)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()), critical=False
+            )
+            .sign(self._ca_key, hashes.SHA256())
+        )
+        with self._lock:
+            index = self._index()
+            index[f"{agent_id}#{cert.serial_number:x}"] = {
+                "serial": cert.serial_number,
+                "cn": agent_id,
+                "not_after": cert.not_valid_after_utc.isoformat(),
+                "revoked": False,
+            }
+            self._save_index(index)
+        return SignedCert(
+            pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            serial=f"{cert.serial_number:x}",
+            not_before=cert.not_valid_before_utc.timestamp(),
+            not_after=cert.not_valid_after_utc.timestamp(),
+        )
+
+    def ca_pem(self) -> str:
+        return self.ca_cert_path.read_text()
+
+    def verify_issued(self, cert: x509.Certificate) -> None:
+        """Raise :class:`PkiError` unless ``cert`` was signed by this CA."""
+        try:
+            cert.verify_directly_issued_by(self._ca_cert)
+        except (ValueError, TypeError, InvalidSignature) as err:
+            raise PkiError("the certificate was not issued by this CA") from err
+
     # -- revocation --------------------------------------------------------------------------------------
+
+    def revoke_serials(self, serials: list[int]) -> list[int]:
+        """Revoke every recorded certificate with one of ``serials``; rewrite the CRL; return those found."""
+        wanted = set(serials)
+        found: list[int] = []
+        with self._lock:
+            index = self._index()
+            for entry in index.values():
+                serial = int(str(entry["serial"]))
+                if serial in wanted and not entry.get("revoked"):
+                    entry["revoked"] = True
+                    entry["revoked_at"] = _now().isoformat()
+                    found.append(serial)
+            self._save_index(index)
+        self.write_crl()
+        return found
 
     def revoke(self, name: str) -> int:
         """Revoke the certificate issued under ``name``; rewrite the CRL; return its serial."""
