@@ -56,6 +56,11 @@ def make_settings(db_url: str, tmp_path: Path, **extra: Any) -> Settings:
     return Settings(**values)
 
 
+def pk(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
 def content(name: str = "个体工商户设立登记", **kw: Any) -> ItemContent:
     base: dict[str, Any] = {
         "name": name, "item_type": "01", "level": 4, "statutory_limit": 15, "promised_limit": 3,
@@ -69,7 +74,7 @@ class Api:
     client: httpx.Client
     settings: Settings
     coordinator: Coordinator
-    ids: dict[str, Any] = field(default_factory=dict)
+    ids: dict[Any, Any] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,7 +104,7 @@ class Api:
             dept_id = self.ids[("dept", unit_code, dept)] if dept else None
             hasher = Passwords(self.settings)
             row = Staff(
-                employee_no=employee_no, name=employee_no, unit_id=unit.id, department_id=dept_id,
+                employee_no=employee_no, name=employee_no, unit_id=pk(unit), department_id=dept_id,
                 roles=join_roles(roles), password_hash=hasher.hash(PASSWORD),
             )  # fmt: skip
             s.add(row)
@@ -156,7 +161,7 @@ def world(api: Api) -> Api:
         ]:  # fmt: skip
             unit = unit_by_code(s, unit_code)
             assert unit is not None
-            d = Department(unit_id=unit.id, code=dept, name=dept)
+            d = Department(unit_id=pk(unit), code=dept, name=dept)
             s.add(d)
             s.flush()
             ids[("dept", unit_code, dept)] = d.id
@@ -166,16 +171,18 @@ def world(api: Api) -> Api:
             ids[("unit", pos)] = unit.id
             dept_id = ids[("dept", UNITS[pos], DEPTS[pos])]
             ids[("dept", pos)] = dept_id
-            hall = Hall(unit_id=unit.id, name=f"{pos} 大厅")
+            hall = Hall(unit_id=pk(unit), name=f"{pos} 大厅")
             s.add(hall)
             s.flush()
             ids[("hall", pos)] = hall.id
-            window = Window(hall_id=hall.id, unit_id=unit.id, department_id=dept_id, number="01", name="窗口")
+            window = Window(
+                hall_id=pk(hall), unit_id=pk(unit), department_id=dept_id, number="01", name="窗口"
+            )
             s.add(window)
             s.flush()
             ids[("window", pos)] = window.id
             item, version = catalog.create_item(
-                s, f"IMPL-{pos}", f"BASIC-{pos}", unit.id, dept_id, content(f"{pos} 事项")
+                s, f"IMPL-{pos}", f"BASIC-{pos}", pk(unit), dept_id, content(f"{pos} 事项")
             )
             ids[("item", pos)] = item.id
             ids[("version", pos)] = version.id
