@@ -14,6 +14,7 @@ from pydantic import Field
 
 from edge_agent.drivers.base import AnyDriver, DeviceConfigBase, EmitFn
 from edge_agent.drivers.sim import SimConfig, SimDriver
+from edge_agent.drivers.terminal import TerminalConfig, TerminalDriver
 from edge_agent.errors import ConfigError
 
 
@@ -25,6 +26,7 @@ class DriverKind:
 
 KINDS: Final[dict[str, DriverKind]] = {
     "sim": DriverKind(SimConfig, SimDriver),
+    "terminal": DriverKind(TerminalConfig, TerminalDriver),
 }
 
 
