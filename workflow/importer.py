@@ -87,7 +87,7 @@ def import_workbook(session: Session, scope: Scope, data: bytes) -> ImportResult
         else:
             placed.append((rec, unit.id, dept.id))
     if issues:
-        return ImportResult(sorted(issues))
+        return ImportResult(xlsx.ordered(issues))
     result = ImportResult()
     for rec, unit_id, dept_id in placed:
         item = existing.get(rec.implementation_code)

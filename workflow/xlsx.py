@@ -98,7 +98,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Issue:
     sheet: str
     row: int
@@ -126,6 +126,7 @@ class _Sheet:
         self.name, self.issues = name, issues
         self.columns = COLUMNS[name]
         self.rows: list[tuple[int, dict[str, Any]]] = []
+        self.bad_rows: set[int] = set()
         header = [str(c).strip() if c is not None else "" for c in (rows[0] if rows else ())]
         expected = [c.header for c in self.columns]
         if header[: len(expected)] != expected:
@@ -147,6 +148,7 @@ class _Sheet:
             self.rows.append((number, values))
 
     def issue(self, row: int, index: int, reason: str) -> None:
+        self.bad_rows.add(row)
         col = self.columns[index]
         self.issues.append(Issue(self.name, row, f"{get_column_letter(index + 1)}（{col.header}）", reason))
 
@@ -182,6 +184,12 @@ def _convert(col: Column, cell: Any) -> Any:
     return text
 
 
+def ordered(issues: list[Issue]) -> list[Issue]:
+    """Issues in workbook order: sheet (as in the template), row, column."""
+    sheets = list(COLUMNS)
+    return sorted(issues, key=lambda i: (sheets.index(i.sheet) if i.sheet in sheets else -1, i.row, i.column))
+
+
 def read(data: bytes) -> tuple[list[ItemRecord], list[Issue]]:
     """Records of the workbook ``data`` and the problems found; with any problem, no records."""
     issues: list[Issue] = []
@@ -199,9 +207,9 @@ def read(data: bytes) -> tuple[list[ItemRecord], list[Issue]]:
     finally:
         book.close()
     if len(sheets) < len(COLUMNS):
-        return [], sorted(issues)
+        return [], ordered(issues)
     records = _assemble(sheets[CATALOG], sheets[DETAILS], sheets[MATERIALS])
-    return ([], sorted(issues)) if issues else (records, [])
+    return ([], ordered(issues)) if issues else (records, [])
 
 
 def _by_code(sheet: _Sheet, seen_in: set[str] | None) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -238,16 +246,23 @@ def _assemble(catalog: _Sheet, details: _Sheet, materials: _Sheet) -> list[ItemR
             catalog.issue(number, 0, f"“{DETAILS}”中缺少实施编码 {code} 的行")
             continue
         d_number, d_values = detail_rows[code]
+        broken = number in catalog.bad_rows or d_number in details.bad_rows
         merged = {**{k: v for k, v in values.items() if k not in _RECORD_KEYS}}
         merged.update({k: v for k, v in d_values.items() if k != "implementation_code"})
         material_list = []
         for m_number, m in sorted(mats.get(code, []), key=lambda r: r[1].get("seq") or 0):
+            if m_number in materials.bad_rows:
+                broken = True
+                continue
             try:
                 material_list.append(
                     Material(**{k: v for k, v in m.items() if k not in ("implementation_code", "seq")})
                 )
             except ValidationError as err:
                 _report(materials, m_number, err)
+                broken = True
+        if broken:  # already reported cell by cell
+            continue
         try:
             content = ItemContent(**merged, materials=material_list)
         except ValidationError as err:
