@@ -14,7 +14,17 @@ import anyio.to_thread
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from coordinator.api import agents, commands, devices, docs, events, health, provision, workflow_routes
+from coordinator.api import (
+    agents,
+    commands,
+    conferences,
+    devices,
+    docs,
+    events,
+    health,
+    provision,
+    workflow_routes,
+)
 from coordinator.errors import CommandError, NotFoundError, ProvisioningRefused
 from coordinator.runtime import Coordinator
 from coordinator.settings import Settings
@@ -45,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.coordinator = None
-    for module in (agents, devices, commands, events, health, docs):
+    for module in (agents, devices, commands, conferences, events, health, docs):
         app.include_router(module.router)
     app.include_router(provision.admin)
     app.include_router(provision.public)

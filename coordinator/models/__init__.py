@@ -5,12 +5,14 @@
     event    -- Event (rows from agents' outboxes), EventPublic
     command  -- CommandRow, CommandResult (dedupe of results), CommandCreate, CommandPublic
     meta     -- CoordinatorMeta (key/value: the coordinator's boot counter)
+    conference -- Conference, Participant (video conferences and their roll call), API models
 
 The workflow domain's tables (organisation, staff, catalog: ``workflow.tables``) are registered here too.
 
 Times are Unix seconds (float), as on the wire.
 """
 
+from coordinator.models import conference as _conference  # noqa: F401  (conference tables, migration 0100)
 from coordinator.models.agent import Agent, AgentDetail, AgentPublic, AgentsPublic, InventoryPublic
 from coordinator.models.command import (
     CommandCreate,
