@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from coordinator import db
 from coordinator.commands import CommandService
+from coordinator.conferences import ConferenceService
 from coordinator.ingest.service import IngestService
 from coordinator.metrics import Metrics
 from coordinator.models import Agent, Device
@@ -31,6 +32,7 @@ class Coordinator:
     boot: int = 0
     ingest: IngestService | None = None
     commands: CommandService | None = None
+    conferences: ConferenceService | None = None
     provisioning: ProvisioningService | None = None
 
     @classmethod
@@ -53,8 +55,11 @@ class Coordinator:
         self.commands = CommandService(
             self.settings, self.engine, self.live, self.ingest.send, lambda: link.connects
         )
+        self.conferences = ConferenceService(self.engine, self.commands)
+        self.metrics.registry.register(self.conferences.collector())
         self.ingest.start()
         self.commands.start()
+        self.conferences.start()
         log.info("coordinator boot %d started (database %s)", self.boot, self.engine.url.get_backend_name())
 
     def load_state(self) -> None:
@@ -75,6 +80,8 @@ class Coordinator:
         self.live.remove(agent_id)
 
     def stop(self) -> None:
+        if self.conferences is not None:
+            self.conferences.stop()
         if self.commands is not None:
             self.commands.stop()
         if self.ingest is not None:
