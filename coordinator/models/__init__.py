@@ -13,8 +13,6 @@ Times are Unix seconds (float), as on the wire.
 """
 
 from coordinator.models import conference as _conference  # noqa: F401  (conference tables, migration 0100)
-from coordinator.models import conference as _conference  # noqa: F401  (conference tables, migration 0100)
-from coordinator.models import conference as _conference  # noqa: F401  (conference tables, migration 0100)
 from coordinator.models.agent import Agent, AgentDetail, AgentPublic, AgentsPublic, InventoryPublic
 from coordinator.models.command import (
     CommandCreate,
