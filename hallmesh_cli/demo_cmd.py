@@ -159,6 +159,9 @@ def _demo(args: argparse.Namespace) -> int:
         if not _wait_http(f"{base}/healthz", coordinator):
             print(f"error: the coordinator did not come up; see {logs / 'coordinator.log'}")
             return 1
+        from hallmesh_cli.demo_org import banner_lines
+
+        org_lines = banner_lines(f"sqlite:///{root / 'coordinator' / 'coordinator.db'}", agent_ids, base)
         for agent_id in agent_ids:
             agent_root = root / "agents" / agent_id
             agent_root.mkdir(parents=True, exist_ok=True)
@@ -179,6 +182,7 @@ def _demo(args: argparse.Namespace) -> int:
                     f"  broker        mqtts://127.0.0.1:{args.mqtt_port} (mTLS; certificates in {pki.dir})",
                     f"  agents        {', '.join(agent_ids)} × {args.devices} sim devices",
                     f"  logs          {logs}",
+                    *org_lines,
                     "Press Ctrl-C to stop everything (按 Ctrl-C 停止).",
                     "",
                 ]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hallmesh_cli import broker_cmd, coordinator_cmd, demo_cmd, pki_cmd, sim_cmd
+from hallmesh_cli import broker_cmd, coordinator_cmd, demo_cmd, org_cmd, pki_cmd, sim_cmd
 
 DESCRIPTION = """\
 hallmesh — edge-device agent mesh for government service halls (政务服务大厅边缘设备网格).
@@ -22,6 +22,7 @@ hallmesh — edge-device agent mesh for government service halls (政务服务�
   hallmesh coordinator serve             registry, ingest, API and /metrics (settings: HALLMESH_* env)
   hallmesh agent run --config FILE       the edge agent of one counter PC
   hallmesh pki …                         local CA: issue and revoke certificates
+  hallmesh org seed | add-staff          组织机构与人员: Ningxia units, staff accounts (no default passwords)
   hallmesh sim fleet …                   many simulated agents in one process (load tests)
 """
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     coordinator_cmd.add_parser(sub)
     broker_cmd.add_parser(sub)
     pki_cmd.add_parser(sub)
+    org_cmd.add_parser(sub)
     demo_cmd.add_parser(sub)
     sim_cmd.add_parser(sub)
     return parser

@@ -33,7 +33,7 @@ def get_security(request: Request) -> Security:
     found: Security | None = getattr(request.app.state, "staff_security", None)
     if found is None:
         settings: Settings = request.app.state.settings
-        found = Security(Passwords(settings), Tokens(settings))
+        found = Security(Passwords.from_settings(settings), Tokens(settings))
         request.app.state.staff_security = found
     return found
 

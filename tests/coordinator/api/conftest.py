@@ -102,7 +102,7 @@ class Api:
             unit = unit_by_code(s, unit_code)
             assert unit is not None
             dept_id = self.ids[("dept", unit_code, dept)] if dept else None
-            hasher = Passwords(self.settings)
+            hasher = Passwords.from_settings(self.settings)
             row = Staff(
                 employee_no=employee_no, name=employee_no, unit_id=pk(unit), department_id=dept_id,
                 roles=join_roles(roles), password_hash=hasher.hash(PASSWORD),
