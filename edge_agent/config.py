@@ -55,11 +55,28 @@ class OutboxConfig(_Strict):
     ack_timeout_s: PositiveSeconds = 5.0
 
 
+class CoordinatorConfig(_Strict):
+    """Where the agent renews its certificate (written by ``hallmesh provision enroll``)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://", max_length=512)]
+    ca: Path | None = Field(None, description="CA to verify an https:// coordinator (default: system CAs)")
+    renew_at: Annotated[float, Field(ge=0.1, le=0.95)] = Field(
+        2 / 3, description="renew when this fraction of the certificate's lifetime has passed"
+    )
+    retry_s: PositiveSeconds = Field(60.0, description="longest wait between failed renewal attempts")
+
+    @field_validator("ca")
+    @classmethod
+    def _ca_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
 class AgentConfig(_Strict):
     agent_id: str
     data_dir: Path = Field(description="outbox database and boot counter")
     broker: BrokerConfig
     outbox: OutboxConfig = OutboxConfig()
+    coordinator: CoordinatorConfig | None = None
     telemetry_interval_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
     devices: list[DeviceConfig] = []
 

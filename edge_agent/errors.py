@@ -2,6 +2,7 @@
 
     AgentError
     ├── ConfigError        -- the agent.toml cannot be read or does not validate; the message names file and key
+    ├── RenewalError       -- the certificate could not be renewed (the coordinator refused, or is unreachable)
     ├── OutboxError        -- the outbox database cannot be used
     │   └── OutboxFull     -- the outbox holds ``max_entries``: the new entry is refused (and counted)
     └── DriverError        -- raised by drivers; the supervisor and the command handler translate them
@@ -21,6 +22,10 @@ class AgentError(Exception):
 
 class ConfigError(AgentError):
     """An invalid or unreadable agent configuration."""
+
+
+class RenewalError(AgentError):
+    """The certificate could not be renewed; the message says why."""
 
 
 class OutboxError(AgentError):

@@ -72,6 +72,7 @@ class Link:
         self._boot = 0
         self._ready = False
         self._last_problem: str | None = None
+        self._reconnecting = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"mqtt-link-{agent_id}", daemon=True)
 
     @property
@@ -94,6 +95,15 @@ class Link:
             return False
         info = client.publish(topic, payload, qos=qos, retain=retain)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def reconnect(self) -> None:
+        """End the current session cleanly (no Will) and connect again at once, e.g. with a renewed
+        certificate: every attempt reads the certificate and key files afresh."""
+        with self._lock:
+            client = self._client
+        if client is not None:
+            self._reconnecting.set()
+            client.disconnect()
 
     def stop(self, farewell: Callable[[int], bytes] | None = None, timeout: float = 5.0) -> None:
         """Publish ``farewell(boot)`` retained on ``up/state`` (if connected), disconnect, end the thread.
@@ -169,6 +179,9 @@ class Link:
                 break
             if was_ready:
                 backoff.reset()
+            if self._reconnecting.is_set():
+                self._reconnecting.clear()
+                continue
             delay = backoff.next_delay()
             log.debug("next connect attempt in %.2f s", delay)
             self._stopping.wait(delay)
@@ -200,7 +213,9 @@ class Link:
     ) -> None:
         was_ready = self._ready
         self._ready = False
-        if not self._stopping.is_set():
+        if self._reconnecting.is_set():
+            log.info("reconnecting to broker %s:%d (new certificate)", self.config.host, self.config.port)
+        elif not self._stopping.is_set():
             if was_ready:
                 self._problem(f"connection lost: {reason}")
             else:

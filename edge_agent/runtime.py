@@ -34,6 +34,7 @@ from edge_agent.errors import AgentError, ConfigError
 from edge_agent.link import Link
 from edge_agent.outbox import Outbox
 from edge_agent.recorder import Recorder
+from edge_agent.renewal import Renewer
 from edge_agent.sender import OutboxSender
 from edge_agent.supervisor import Supervisor
 from protocols import envelope, topics
@@ -102,6 +103,7 @@ class Agent:
         )
         self.commands: CommandRunner | None = None
         self.recorder: Recorder | None = None
+        self.renewer: Renewer | None = None
 
     # -- lifecycle (caller's thread) ----------------------------------------------------------------------
 
@@ -184,6 +186,11 @@ class Agent:
         ]
         tasks.append(loop.create_task(self._telemetry_loop(), name="telemetry"))
         tasks.append(loop.create_task(self._ack_timer(), name="ack-timer"))
+        if self.config.coordinator is not None:
+            self.renewer = Renewer(
+                self.agent_id, self.config.broker, self.config.coordinator, self.link.reconnect
+            )
+            tasks.append(loop.create_task(self.renewer.run(), name="renewal"))
         self._started.set()
         await self._stop_requested.wait()
         await self.commands.cancel_all()
