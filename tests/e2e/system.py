@@ -38,6 +38,8 @@ class System:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     coordinator: subprocess.Popen[bytes] | None = None
     agents: dict[str, AgentProc] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """more HALLMESH_* settings of the coordinator (e.g. provisioning)"""
 
     @property
     def base_url(self) -> str:
@@ -63,7 +65,7 @@ class System:
         }
         if self.database_url:
             env["HALLMESH_DATABASE_URL"] = self.database_url
-        return env
+        return {**env, **self.extra_env}
 
     def start_coordinator(self) -> None:
         self.coordinator = spawn(
