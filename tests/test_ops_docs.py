@@ -9,4 +9,4 @@ RULES = Path(__file__).resolve().parent.parent / "docs" / "ops" / "prometheus-ru
 def test_alert_rules_pass_promtool() -> None:
     proc = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 7 rules found" in proc.stdout
+    assert "SUCCESS: 8 rules found" in proc.stdout
