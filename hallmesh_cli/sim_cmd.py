@@ -1,4 +1,4 @@
-"""``hallmesh sim``: simulated hardware and fleets."""
+"""``hallmesh sim``: simulated hardware (``terminal``) and fleets of agents (``fleet``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     fleet.add_argument("--port", type=int, default=8883, help="broker port on 127.0.0.1 (default 8883)")
     fleet.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     fleet.set_defaults(func=_fleet)
+
+    terminal = actions.add_parser(
+        "terminal",
+        help="one simulated video-conference terminal on 127.0.0.1 (control protocol: docs/video-terminals.md)",
+        description="A simulated video-conference terminal speaking the line-based control protocol on "
+        '127.0.0.1:PORT until SIGINT/SIGTERM. Point an agent\'s [[devices]] kind = "terminal" at it.',
+    )
+    terminal.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
+    terminal.add_argument("--model", default="HM-VT100", help="model reported in HELLO (default HM-VT100)")
+    terminal.add_argument("--serial", default="SIM0001", help="serial reported in HELLO (default SIM0001)")
+    terminal.add_argument(
+        "--bitrate", type=float, default=1920.0, help="call bitrate in kbit/s (default 1920)"
+    )
+    terminal.add_argument(
+        "--loss", type=float, default=0.2, help="packet loss in %% while connected (default 0.2)"
+    )
+    terminal.add_argument(
+        "--jitter", type=float, default=8.0, help="jitter in ms while connected (default 8)"
+    )
+    terminal.add_argument(
+        "--connect-delay", type=float, default=0.3, help="seconds from DIAL to connected (default 0.3)"
+    )
+    terminal.add_argument("--fail-dials", type=int, default=0, help="the first N dials fail (default 0)")
+    terminal.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    terminal.set_defaults(func=_terminal)
 
 
 def _fleet(args: argparse.Namespace) -> int:
@@ -55,4 +80,38 @@ def _fleet(args: argparse.Namespace) -> int:
         fleet.run(args.duration)
     finally:
         fleet.close()
+    return 0
+
+
+def _terminal(args: argparse.Namespace) -> int:
+    import threading
+
+    from protocols.terminal import CallStats
+    from simulators.terminal import TerminalSim, TerminalSimOptions
+
+    opts = TerminalSimOptions(
+        port=args.port,
+        model=args.model,
+        serial=args.serial,
+        connect_delay_s=args.connect_delay,
+        quality=CallStats(args.bitrate, args.loss, args.jitter),
+    )
+    stop = threading.Event()
+
+    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        sim = TerminalSim(opts).start()
+    except RuntimeError as err:
+        print(f"hallmesh sim terminal: {err}")
+        return 1
+    sim.fail_next_dials(args.fail_dials)
+    print(f"video terminal {args.model} listening on 127.0.0.1:{sim.port}", flush=True)
+    try:
+        stop.wait(args.duration)
+    finally:
+        sim.stop()
     return 0
