@@ -8,13 +8,15 @@ both are renamed over the old files; :meth:`Renewer.recover` finishes a swap cut
 then reconnects (a clean disconnect, so no Will and no offline flap); events keep going into the outbox
 meanwhile and are replayed on the new session, so nothing is lost.
 
-``cryptography`` and ``httpx`` are imported here only, and only when a renewal is due, to keep the agent small.
+``cryptography`` and ``httpx`` are imported only when a renewal is due (about 12 MB of RSS); the schedule reads the
+certificate's validity with a few lines of DER parsing instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import logging
 import os
 import secrets
@@ -41,6 +43,51 @@ def _write(path: Path, data: bytes, mode: int) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _tlv(data: bytes, i: int) -> tuple[int, int, int]:
+    """(tag, start, end) of the DER element at ``i``."""
+    tag, length = data[i], data[i + 1]
+    i += 2
+    if length & 0x80:
+        n = length & 0x7F
+        length = int.from_bytes(data[i : i + n], "big")
+        i += n
+    if i + length > len(data):
+        raise ValueError("truncated DER")
+    return tag, i, i + length
+
+
+def _der_time(tag: int, raw: bytes) -> float:
+    text = raw.decode("ascii")
+    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
+        year = int(text[:2])
+        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
+    elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
+        raise ValueError(f"unexpected time tag {tag:#x}")
+    moment = dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def pem_validity(pem: str) -> tuple[float, float]:
+    """(not_before, not_after) of a PEM certificate, read without ``cryptography`` (which costs ~8 MB of RSS
+    for the whole life of the agent; it is loaded only when a renewal is actually due)."""
+    body = "".join(line for line in pem.strip().splitlines() if not line.startswith("-----"))
+    der = base64.b64decode(body)
+    _t, start, _e = _tlv(der, 0)  # Certificate
+    _t, i, tbs_end = _tlv(der, start)  # TBSCertificate
+    fields: list[tuple[int, int, int]] = []
+    while i < tbs_end and len(fields) < 5:
+        tag, s, e = _tlv(der, i)
+        if not (tag == 0xA0 and not fields):  # skip the explicit [0] version
+            fields.append((tag, s, e))
+        i = e
+    _tag, v, v_end = fields[3]  # serial, signature, issuer, validity
+    tag1, s1, e1 = _tlv(der, v)
+    tag2, s2, e2 = _tlv(der, e1)
+    if e2 > v_end:
+        raise ValueError("bad validity")
+    return _der_time(tag1, der[s1:e1]), _der_time(tag2, der[s2:e2])
 
 
 class Renewer:
@@ -70,10 +117,7 @@ class Renewer:
             log.info("finished swapping in the renewed certificate %s", self.cert_path)
 
     def validity(self) -> tuple[float, float]:
-        from cryptography import x509
-
-        cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
-        return cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+        return pem_validity(self.cert_path.read_text())
 
     def due_at(self) -> float:
         not_before, not_after = self.validity()

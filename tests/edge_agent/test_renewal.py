@@ -9,7 +9,7 @@ import pytest
 
 from edge_agent.config import BrokerConfig, CoordinatorConfig
 from edge_agent.errors import RenewalError
-from edge_agent.renewal import Renewer
+from edge_agent.renewal import Renewer, pem_validity
 from provisioning.enroll import load_or_create_key, make_csr
 from provisioning.pki import Pki
 from tests.support import free_port
@@ -24,6 +24,15 @@ def renewer(tmp_path: Path) -> Renewer:
     broker = BrokerConfig(ca=pki.ca_cert_path, cert=tmp_path / "agent.pem", key=tmp_path / "agent.key")
     coordinator = CoordinatorConfig(url=f"http://127.0.0.1:{free_port()}")
     return Renewer("w01-pc", broker, coordinator, on_renewed=lambda: None)
+
+
+def test_validity_without_cryptography_matches_cryptography(renewer: Renewer, tmp_path: Path) -> None:
+    from cryptography import x509
+
+    for pem in (renewer.cert_path.read_text(), (tmp_path / "ca" / "ca.pem").read_text()):
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        expected = cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+        assert pem_validity(pem) == expected
 
 
 def test_due_at_two_thirds_of_the_lifetime(renewer: Renewer) -> None:
