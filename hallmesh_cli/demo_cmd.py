@@ -153,6 +153,8 @@ def _demo(args: argparse.Namespace) -> int:
             "HALLMESH_MQTT_CA": str(pki.ca_cert_path),
             "HALLMESH_MQTT_CERT": str(coord_files.cert),
             "HALLMESH_MQTT_KEY": str(coord_files.key),
+            "HALLMESH_PKI_DIR": str(pki.dir),  # field provisioning: `hallmesh provision …` works in the demo
+            "HALLMESH_BROKER_DIR": str(broker_dir),
         }
         coordinator = spawn(hallmesh_argv("coordinator", "serve"), logs / "coordinator.log", env=env)
         children.append(("coordinator", coordinator))
