@@ -33,12 +33,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     conf.add_argument("--json", action="store_true", help="print the API's JSON answer")
     actions = conf.add_subparsers(dest="conference_command", required=True, metavar="ACTION")
 
-    schedule = actions.add_parser("schedule", help="schedule a conference of the main venue and branch venues")
+    schedule = actions.add_parser(
+        "schedule", help="schedule a conference of the main venue and branch venues"
+    )
     schedule.add_argument("--title", required=True)
     schedule.add_argument("--address", required=True, help="conference address every terminal dials")
-    schedule.add_argument(
-        "--start", default="+0", help="Unix time, or +SECONDS from now (default +0: now)"
-    )
+    schedule.add_argument("--start", default="+0", help="Unix time, or +SECONDS from now (default +0: now)")
     schedule.add_argument("--duration", type=float, default=3600, help="seconds (default 3600)")
     schedule.add_argument("--main", required=True, metavar="AGENT/DEVICE", help="the main venue's terminal")
     schedule.add_argument(
@@ -92,7 +92,9 @@ def _print_detail(args: argparse.Namespace, conf: dict[str, Any]) -> int:
         return 0
     print(f"{conf['id']}  {conf['status']}  {conf['title']}  {conf['address']}")
     print(f"connected {conf['connected']} of {len(conf['participants'])}")
-    print(f"{'role':<7}{'terminal':<36}{'state':<12}{'muted':<7}{'loss %':>7}{'kbit/s':>8}{'drops':>6}  agent")
+    print(
+        f"{'role':<7}{'terminal':<36}{'state':<12}{'muted':<7}{'loss %':>7}{'kbit/s':>8}{'drops':>6}  agent"
+    )
     for p in conf["participants"]:
         loss = "" if p["packet_loss_percent"] is None else f"{p['packet_loss_percent']:g}"
         rate = "" if p["bitrate_kbps"] is None else f"{p['bitrate_kbps']:g}"
