@@ -67,8 +67,11 @@ def _terminal(value: str) -> dict[str, str]:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+    import logging
+
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise here
     token = args.token or os.environ.get("HALLMESH_API_TOKEN")
     if not token:
         print("hallmesh conference: no API token (--token or HALLMESH_API_TOKEN)", file=sys.stderr)

@@ -56,7 +56,9 @@ def _traversable_by_others(path: Path) -> bool:
     return all(p.stat().st_mode & 0o001 for p in [path, *path.parents] if p.exists())
 
 
-def agent_config(agent_id: str, root: Path, pki_dir: Path, mqtt_port: int, devices: int) -> str:
+def agent_config(
+    agent_id: str, root: Path, pki_dir: Path, mqtt_port: int, devices: int, terminal_port: int | None = None
+) -> str:
     lines = [
         f'agent_id = "{agent_id}"',
         f'data_dir = "{root / "data"}"',
@@ -80,7 +82,15 @@ def agent_config(agent_id: str, root: Path, pki_dir: Path, mqtt_port: int, devic
             "poll_interval_s = 5",
             f"event_interval_s = {15 * i}",
         ]
+    if terminal_port is not None:  # a simulated video-conference terminal (hallmesh sim terminal)
+        lines += ["", "[[devices]]", 'id = "vt-1"', 'kind = "terminal"', f"port = {terminal_port}"]
     return "\n".join(lines) + "\n"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
@@ -164,11 +174,18 @@ def _demo(args: argparse.Namespace) -> int:
         from hallmesh_cli.demo_org import banner_lines
 
         org_lines = banner_lines(f"sqlite:///{root / 'coordinator' / 'coordinator.db'}", agent_ids, base)
-        for agent_id in agent_ids:
+        terminal_ports = [_free_port() for _ in agent_ids[:2]]  # video terminals on the first two agents
+        for n, port in enumerate(terminal_ports, 1):
+            argv = hallmesh_argv("sim", "terminal", "--port", str(port), "--serial", f"DEMO000{n}")
+            children.append((f"terminal-{n}", spawn(argv, logs / f"terminal-{n}.log")))
+        for n, agent_id in enumerate(agent_ids):
             agent_root = root / "agents" / agent_id
             agent_root.mkdir(parents=True, exist_ok=True)
             conf = agent_root / "agent.toml"
-            conf.write_text(agent_config(agent_id, agent_root, pki.dir, args.mqtt_port, args.devices))
+            vt_port = terminal_ports[n] if n < len(terminal_ports) else None
+            conf.write_text(
+                agent_config(agent_id, agent_root, pki.dir, args.mqtt_port, args.devices, vt_port)
+            )
             proc = spawn(hallmesh_argv("agent", "run", "--config", str(conf)), logs / f"{agent_id}.log")
             children.append((agent_id, proc))
         print(
@@ -183,6 +200,10 @@ def _demo(args: argparse.Namespace) -> int:
                     f"  API (OpenAPI) {base}/openapi.json",
                     f"  broker        mqtts://127.0.0.1:{args.mqtt_port} (mTLS; certificates in {pki.dir})",
                     f"  agents        {', '.join(agent_ids)} × {args.devices} sim devices",
+                    f"  video         simulated terminals {', '.join(a + '/vt-1' for a in agent_ids[:2])}; a conference:",
+                    f"                HALLMESH_API_TOKEN={token} hallmesh conference --url {base} schedule "
+                    f"--title 演示会议 --address demo@mcu --duration 600 --main {agent_ids[0]}/vt-1 "
+                    f"--branch {agent_ids[1] if len(agent_ids) > 1 else '<agent>'}/vt-1",
                     f"  logs          {logs}",
                     *org_lines,
                     "Press Ctrl-C to stop everything (按 Ctrl-C 停止).",
