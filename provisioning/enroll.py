@@ -254,7 +254,15 @@ def enroll(
             os.replace(config_path, directory / "agent.toml.bak")
         config_path.write_text(agent_toml(resp, directory, coordinator_url.rstrip("/")))
         progress(f"config {config_path}")
-        prove_mqtt(resp.broker.host, resp.broker.port, resp.agent_id, ca_path, cert_path, key_path)
+        prove_mqtt(
+            resp.broker.host,
+            resp.broker.port,
+            resp.agent_id,
+            ca_path,
+            cert_path,
+            key_path,
+            client_id=f"{resp.agent_id}-enroll",
+        )
         progress(f"MQTT connection to {resp.broker.host}:{resp.broker.port} works")
         _post(http, ENROLL_CONFIRM_PATH, EnrollConfirm(token=token, serial=resp.serial).model_dump())
     if systemd_unit is not None:

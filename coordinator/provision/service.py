@@ -359,6 +359,61 @@ class ProvisioningService:
 
     # -- renewal -----------------------------------------------------------------------------------------
 
+    def verify_agent_request(
+        self,
+        agent_id: str,
+        certificate_pem: str,
+        ts: float,
+        signature_b64: str,
+        message: bytes,
+        ctx: dict[str, str],
+    ) -> str:
+        """Check a request an agent signed with its current key (renewal; meant for blob uploads too) and return
+        the certificate's serial. Refused (and audited) unless the certificate was issued by this CA through
+        enrollment or renewal, names ``agent_id``, is within its validity and not revoked, the agent is active,
+        ``ts`` is within MAX_REQUEST_SKEW_S of our clock and ``signature_b64`` verifies over ``message``."""
+        now = time.time()
+        try:
+            current = x509.load_pem_x509_certificate(certificate_pem.encode())
+            self.pki.verify_issued(current)
+        except (ValueError, PkiError) as err:
+            raise self._refuse(f"bad certificate: {err}", 401, ctx) from err
+        cns = current.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        if not cns or cns[0].value != agent_id:
+            raise self._refuse("the certificate is not this agent's", 401, ctx)
+        if not current.not_valid_before_utc.timestamp() <= now <= current.not_valid_after_utc.timestamp():
+            raise self._refuse("the certificate has expired: enroll the PC again with a new token", 401, ctx)
+        if abs(ts - now) > MAX_REQUEST_SKEW_S:
+            raise self._refuse(f"request time is {ts - now:+.0f} s off the coordinator's clock", 401, ctx)
+        public_key = current.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise self._refuse("the certificate must carry an EC key", 401, ctx)
+        try:
+            public_key.verify(
+                base64.b64decode(signature_b64, validate=True), message, ec.ECDSA(hashes.SHA256())
+            )
+        except (InvalidSignature, binascii.Error, ValueError) as err:
+            raise self._refuse("the request signature does not verify", 401, ctx) from err
+        serial = f"{current.serial_number:x}"
+        with Session(self.engine) as session:
+            self._check_active(session, agent_id, serial, ctx)
+        return serial
+
+    def _check_active(
+        self, session: Session, agent_id: str, serial: str, ctx: dict[str, str]
+    ) -> ProvisionedAgent:
+        """In ``session`` (row locked on PostgreSQL; SQLite transactions are serial): the certificate is on
+        record for this agent and not revoked, and the agent is active."""
+        row = session.get(AgentCertificate, serial)
+        agent = session.get(ProvisionedAgent, agent_id, with_for_update=True)
+        if row is None or agent is None or row.agent_id != agent_id:
+            raise self._refuse(f"certificate {serial} was not issued by enrollment", 401, ctx, session)
+        if row.revoked_at is not None or agent.status != "active":
+            raise self._refuse(
+                f"agent {agent_id} is {agent.status}: certificate {serial} revoked", 403, ctx, session
+            )
+        return agent
+
     def renew(self, req: RenewRequest, remote: str) -> RenewResponse:
         pki = self.pki
         ctx = {
@@ -367,41 +422,14 @@ class ProvisioningService:
             "agent_id": req.agent_id,
             "remote": remote,
         }
+        message = renew_signing_bytes(req.agent_id, req.ts, req.nonce, req.csr_pem)
+        serial = self.verify_agent_request(
+            req.agent_id, req.certificate_pem, req.ts, req.signature_b64, message, ctx
+        )
         now = time.time()
-        try:
-            current = x509.load_pem_x509_certificate(req.certificate_pem.encode())
-            pki.verify_issued(current)
-        except (ValueError, PkiError) as err:
-            raise self._refuse(f"bad certificate: {err}", 401, ctx) from err
-        cns = current.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        if not cns or cns[0].value != req.agent_id:
-            raise self._refuse("the certificate is not this agent's", 401, ctx)
-        if not current.not_valid_before_utc.timestamp() <= now <= current.not_valid_after_utc.timestamp():
-            raise self._refuse("the certificate has expired: enroll the PC again with a new token", 401, ctx)
-        if abs(req.ts - now) > MAX_REQUEST_SKEW_S:
-            raise self._refuse(f"request time is {req.ts - now:+.0f} s off the coordinator's clock", 401, ctx)
-        public_key = current.public_key()
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise self._refuse("the certificate must carry an EC key", 401, ctx)
-        try:
-            signature = base64.b64decode(req.signature_b64, validate=True)
-            public_key.verify(
-                signature,
-                renew_signing_bytes(req.agent_id, req.ts, req.nonce, req.csr_pem),
-                ec.ECDSA(hashes.SHA256()),
-            )
-        except (InvalidSignature, binascii.Error, ValueError) as err:
-            raise self._refuse("the request signature does not verify", 401, ctx) from err
-        serial = f"{current.serial_number:x}"
         with Session(self.engine) as session:
-            row = session.get(AgentCertificate, serial)
-            agent = session.get(ProvisionedAgent, req.agent_id)
-            if row is None or agent is None or row.agent_id != req.agent_id:
-                raise self._refuse(f"certificate {serial} was not issued by enrollment", 401, ctx, session)
-            if row.revoked_at is not None or agent.status != "active":
-                raise self._refuse(
-                    f"agent {req.agent_id} is {agent.status}: certificate {serial} revoked", 403, ctx, session
-                )
+            # Again, in the transaction that records the new certificate: a revocation cannot slip in between.
+            agent = self._check_active(session, req.agent_id, serial, ctx)
             try:
                 signed = self._sign(req.csr_pem, req.agent_id)
             except PkiError as err:
@@ -435,7 +463,7 @@ class ProvisioningService:
         action = "decommission" if decommission else "revoke"
         now = time.time()
         with Session(self.engine) as session:
-            agent = session.get(ProvisionedAgent, agent_id)
+            agent = session.get(ProvisionedAgent, agent_id, with_for_update=True)
             certs = session.exec(
                 select(AgentCertificate).where(
                     AgentCertificate.agent_id == agent_id, col(AgentCertificate.revoked_at).is_(None)
