@@ -18,7 +18,12 @@ def test_full_inbox_pushes_back_then_accepts_once_drained() -> None:
     assert inbox.put(2, timeout=0)
     assert not inbox.put(3, timeout=0.05)
     accepted = threading.Event()
-    t = threading.Thread(target=lambda: inbox.put(3, timeout=5) and accepted.set())
+
+    def put_then_flag() -> None:
+        if inbox.put(3, timeout=5):
+            accepted.set()
+
+    t = threading.Thread(target=put_then_flag)
     t.start()
     assert inbox.get_batch(0, 0) == [1, 2]
     assert accepted.wait(5)
