@@ -45,7 +45,8 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -
         def both_online() -> bool:
             resp = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/agents", headers=headers, timeout=5)
             agents = resp.json()["data"]
-            return len(agents) == 2 and all(a["online"] and a["device_count"] == 2 for a in agents)
+            # each: 2 sim devices + the simulated video terminal vt-1
+            return len(agents) == 2 and all(a["online"] and a["device_count"] == 3 for a in agents)
 
         wait_until(both_online, timeout=60, what="two demo agents online with their devices")
         assert _listening({http_port, mqtt_port}) == {http_port, mqtt_port}
