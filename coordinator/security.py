@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass
 
 import jwt
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from coordinator.settings import Settings
 from workflow.staff import Staff
@@ -108,11 +109,19 @@ def sign_in(
     if staff.locked_until is not None and staff.locked_until > now:
         raise AuthError(REFUSED)
     if not ok or staff.status != "active":
-        staff.failed_logins += 1
-        if staff.failed_logins >= settings.login_max_failures:
-            staff.locked_until = now + settings.login_lockout_s
-            staff.failed_logins = 0
-        session.add(staff)
+        # One UPDATE … RETURNING, so concurrent guesses cannot overwrite each other's count.
+        failures = session.execute(
+            sa.update(Staff)
+            .where(col(Staff.id) == staff.id)
+            .values(failed_logins=col(Staff.failed_logins) + 1)
+            .returning(col(Staff.failed_logins))
+        ).scalar_one()
+        if failures >= settings.login_max_failures:
+            session.execute(
+                sa.update(Staff)
+                .where(col(Staff.id) == staff.id)
+                .values(failed_logins=0, locked_until=now + settings.login_lockout_s)
+            )
         session.commit()
         raise AuthError(REFUSED)
     staff.failed_logins = 0
