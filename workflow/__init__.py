@@ -6,6 +6,7 @@
     staff      -- Staff accounts (employee number, unit, department, window, roles, lockout, token version)
     scope      -- Scope: what a signed-in person may see; the one place queries are restricted
     catalog    -- CatalogItem and its ItemVersion rows (table 4 fields), draft → published, no overlaps
+    process    -- ProcessTemplate per item version: steps, roles, time limits, branches, forwarding
     seed       -- the Ningxia organisation tree from ``data/ningxia.csv``
     xlsx       -- the spreadsheet templates (columns as data), reading with validation, writing
     importer   -- validated import of a catalog workbook: any error → nothing imported

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from workflow import xlsx
 from workflow.catalog import CatalogItem, ItemVersion, VersionStatus, create_item, new_draft, update_draft
 from workflow.org import Department, OrgUnit
+from workflow.process import copy_template
 from workflow.scope import Scope
 from workflow.xlsx import Issue, ItemRecord
 
@@ -105,7 +106,8 @@ def import_workbook(session: Session, scope: Scope, data: bytes) -> ImportResult
         if latest.status == VersionStatus.DRAFT:
             update_draft(session, latest, rec.content)
         else:
-            new_draft(session, item.id, rec.content)
+            draft = new_draft(session, item.id, rec.content)
+            copy_template(session, latest.id or 0, draft.id or 0)
         result.updated += 1
     return result
 

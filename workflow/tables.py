@@ -2,6 +2,16 @@
 
 from workflow.catalog import CatalogItem, ItemVersion
 from workflow.org import Department, Hall, OrgUnit, Window
+from workflow.process import ProcessTemplate
 from workflow.staff import Staff
 
-__all__ = ["CatalogItem", "Department", "Hall", "ItemVersion", "OrgUnit", "Staff", "Window"]
+__all__ = [
+    "CatalogItem",
+    "Department",
+    "Hall",
+    "ItemVersion",
+    "OrgUnit",
+    "ProcessTemplate",
+    "Staff",
+    "Window",
+]

@@ -23,13 +23,14 @@ from coordinator.models.catalog import (
     ItemCreate,
     ItemList,
     ItemPublic,
+    ProcessPublic,
     Publish,
     VersionPublic,
     VersionSummary,
 )
-from workflow import catalog, xlsx
+from workflow import catalog, process, xlsx
 from workflow.catalog import CatalogItem, ItemContent, ItemVersion
-from workflow.errors import InvalidInput
+from workflow.errors import InvalidInput, NotFound
 from workflow.importer import export_records, import_workbook
 from workflow.scope import Action, Scope
 
@@ -124,7 +125,9 @@ def create_draft(
 ) -> VersionPublic:
     principal.scope.require(Action.CATALOG_WRITE)
     principal.scope.get(session, CatalogItem, item_id)
+    previous = catalog.versions(session, item_id)[-1]
     version = catalog.new_draft(session, item_id, body.content)
+    process.copy_template(session, previous.id or 0, version.id or 0)
     session.commit()
     return version_public(version)
 
@@ -163,6 +166,34 @@ def close_version(
     catalog.close(session, version, body.valid_to)
     session.commit()
     return version_public(version)
+
+
+@router.get("/versions/{version_id}/process")
+def get_process(version_id: int, principal: PrincipalDep, session: SessionDep) -> ProcessPublic:
+    principal.scope.require(Action.CATALOG_READ)
+    version = principal.scope.get(session, ItemVersion, version_id)
+    template = process.get_template(session, version_id)
+    if template is None:
+        raise NotFound("该版本尚未定义办理流程")
+    definition = process.ProcessDefinition.model_validate(template.definition)
+    return ProcessPublic(
+        version_id=version.id or 0,
+        steps=definition.steps,
+        critical_path_days=process.critical_path(definition),
+    )
+
+
+@router.put("/versions/{version_id}/process")
+def set_process(
+    version_id: int, body: process.ProcessDefinition, principal: PrincipalDep, session: SessionDep
+) -> ProcessPublic:
+    """Define the steps of a draft version; every problem is listed in the 422 answer."""
+    version = _version_for_write(principal.scope, session, version_id)
+    process.set_template(session, version, body)
+    session.commit()
+    return ProcessPublic(
+        version_id=version_id, steps=body.steps, critical_path_days=process.critical_path(body)
+    )
 
 
 @router.post(

@@ -11,6 +11,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflow.catalog import ItemContent
+from workflow.process import Step
 
 
 class _In(BaseModel):
@@ -99,3 +100,9 @@ class PublicItem(BaseModel):
 class PublicItemList(BaseModel):
     data: list[PublicItem]
     count: int
+
+
+class ProcessPublic(BaseModel):
+    version_id: int
+    steps: list[Step]
+    critical_path_days: int = Field(description="the longest chain of step time limits, in working days")

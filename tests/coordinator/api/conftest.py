@@ -26,7 +26,7 @@ from coordinator.runtime import Coordinator
 from coordinator.security import Passwords
 from coordinator.settings import Settings
 from tests.support import free_port, wait_until
-from workflow import catalog
+from workflow import catalog, process
 from workflow.catalog import ItemContent, Material
 from workflow.codes import Role
 from workflow.org import Department, Hall, Window, unit_by_code
@@ -67,6 +67,18 @@ def content(name: str = "个体工商户设立登记", **kw: Any) -> ItemContent
         "service_objects": ["1"], "materials": [Material(name="身份证明", originals=1, copies=1)],
     }  # fmt: skip
     return ItemContent(**{**base, **kw})
+
+
+def simple_process() -> process.ProcessDefinition:
+    """受理 → 审核 → 审批 → 办结, 3 working days in all."""
+    steps = [
+        {"key": "accept", "kind": "受理", "name": "受理", "role": "clerk", "time_limit": 0},
+        {"key": "review", "kind": "审核", "name": "审核", "role": "reviewer", "time_limit": 1, "after": ["accept"],
+         "materials_checked": ["身份证明"]},
+        {"key": "approve", "kind": "审批", "name": "审批", "role": "approver", "time_limit": 2, "after": ["review"]},
+        {"key": "done", "kind": "办结", "name": "办结", "role": "clerk", "time_limit": 0, "after": ["approve"]},
+    ]  # fmt: skip
+    return process.ProcessDefinition.model_validate({"steps": steps})
 
 
 @dataclass
@@ -185,6 +197,7 @@ def world(api: Api) -> Api:
                 s, f"IMPL-{pos}", f"BASIC-{pos}", pk(unit), dept_id, content(f"{pos} 事项")
             )
             ids[("item", pos)] = item.id
+            process.set_template(s, version, simple_process())
             ids[("version", pos)] = version.id
         s.commit()
     for pos in POSITIONS:

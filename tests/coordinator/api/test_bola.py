@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.coordinator.api.conftest import POSITIONS, Api, content
+from tests.coordinator.api.conftest import POSITIONS, Api, content, simple_process
 from workflow.codes import Role
 from workflow.scope import PERMISSIONS, Action
 
@@ -85,6 +85,11 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/catalog/items", "dept", Action.CATALOG_WRITE, _item_body),
     Endpoint("GET", "/api/v1/catalog/versions/{id}", "version", Action.CATALOG_READ),
     Endpoint("PUT", "/api/v1/catalog/versions/{id}", "version", Action.CATALOG_WRITE, lambda *_: _content()),
+    Endpoint("GET", "/api/v1/catalog/versions/{id}/process", "version", Action.CATALOG_READ),
+    Endpoint(
+        "PUT", "/api/v1/catalog/versions/{id}/process", "version", Action.CATALOG_WRITE,
+        lambda *_: simple_process().model_dump(mode="json"),
+    ),
     Endpoint(
         "POST", "/api/v1/catalog/versions/{id}/publish", "version", Action.CATALOG_WRITE,
         lambda *_: {"valid_from": "2026-01-01"},

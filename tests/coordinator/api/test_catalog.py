@@ -111,3 +111,28 @@ def test_workbook_over_http(world: Api) -> None:
         "/api/v1/catalog/import", headers={**clerk, "Content-Type": XLSX}, content=xlsx.write(recs)
     )
     assert r.status_code == 403
+
+
+def test_process_over_http(world: Api) -> None:
+    admin = world.as_("actor-dept_admin")
+    version = world.ids[("version", "own")]
+    r = world.client.get(f"/api/v1/catalog/versions/{version}/process", headers=admin)
+    assert r.status_code == 200
+    assert r.json()["critical_path_days"] == 3
+    body = r.json()
+    del body["version_id"], body["critical_path_days"]
+    body["steps"][-1]["kind"] = "审批"
+    r = world.client.put(f"/api/v1/catalog/versions/{version}/process", headers=admin, json=body)
+    assert r.status_code == 422
+    assert "结束环节" in r.json()["detail"]
+    item = world.ids[("item", "own")]
+    world.client.post(
+        f"/api/v1/catalog/versions/{version}/publish", headers=admin, json={"valid_from": "2026-01-01"}
+    )
+    draft = world.client.post(f"/api/v1/catalog/items/{item}/versions", headers=admin, json={}).json()["id"]
+    copied = world.client.get(f"/api/v1/catalog/versions/{draft}/process", headers=admin)
+    assert copied.status_code == 200
+    assert (
+        copied.json()["steps"]
+        == world.client.get(f"/api/v1/catalog/versions/{version}/process", headers=admin).json()["steps"]
+    )
