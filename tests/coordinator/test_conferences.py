@@ -3,6 +3,8 @@ commands at the start, redial after a failed dial and after a drop, mute, hang-u
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -146,6 +148,11 @@ def test_join_redial_drop_mute_hangup_and_restart(
     metrics = h2.client.get("/metrics").text
     assert 'hallmesh_conference_terminal_connected{agent="a1",device="vt-1"} 1.0' in metrics
     assert "hallmesh_conferences_running 1.0" in metrics
+    promtool = shutil.which("promtool") or "/usr/bin/promtool"
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=metrics.encode(), capture_output=True, check=False
+    )
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, b"")
 
     ended = h2.client.post(f"/api/v1/conferences/{conf_id}/end", headers=AUTH).json()
     assert ended["status"] == "running"  # ends on the service's next tick
