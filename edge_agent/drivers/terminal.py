@@ -136,7 +136,9 @@ class TerminalDriver(Driver[TerminalConfig]):
             if not isinstance(on, bool):
                 raise BadArguments(f"on must be true or false, got {on!r}")
             await self._request(Verb.MUTE, on=on)
-            self._status = replace(self._status, muted=on)
+            self._set_muted(
+                on
+            )  # whichever comes first, this answer or the terminal's MUTE notice, reports it
             return {"muted": on}
         if action == "preset":
             n = args.get("n")
@@ -204,9 +206,11 @@ class TerminalDriver(Driver[TerminalConfig]):
     async def _refresh(self) -> None:
         fields = await self._request(Verb.STATUS)
         try:
-            self._status = terminal_status(fields)
+            status = terminal_status(fields)
         except TerminalParseError as err:
             raise DeviceError(f"bad STATUS answer: {err}") from err
+        self._status = replace(status, muted=self._status.muted)
+        self._set_muted(status.muted)  # a MUTE notice lost on the wire is reported now
 
     # -- what the terminal says on its own ---------------------------------------------------------------
 
@@ -222,15 +226,17 @@ class TerminalDriver(Driver[TerminalConfig]):
                     self._resolve_dials(state, reason)
                 self._report(state, address, reason)
             elif notice.topic == Topic.MUTE:
-                muted = flag(notice.fields, "on")
-                if muted != self._status.muted:
-                    self._status = replace(self._status, muted=muted)
-                    self._emit("terminal.mute", {"muted": muted})
+                self._set_muted(flag(notice.fields, "on"))
             elif notice.topic == Topic.STATS:
                 self._status = replace(self._status, stats=call_stats(notice.fields))
         except TerminalParseError as err:
             self.bad_notices += 1
             log.debug("terminal %s: ignored notice %s: %s", self.device_id, notice.topic, err)
+
+    def _set_muted(self, muted: bool) -> None:
+        if muted != self._status.muted:
+            self._status = replace(self._status, muted=muted)
+            self._emit("terminal.mute", {"muted": muted})
 
     def _resolve_dials(self, state: CallState, reason: str) -> None:
         for waiter in self._call_waiters:

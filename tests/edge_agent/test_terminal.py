@@ -212,3 +212,25 @@ def test_lost_control_connection_and_unreachable_terminal(sim: TerminalSim) -> N
 
     asyncio.run(scenario())
     assert sink.calls()[-1] == ("connected", "")  # no spurious change reported on reconnect
+
+
+def test_mute_reported_once_and_a_lost_notice_is_caught_up_by_the_next_poll(sim: TerminalSim) -> None:
+    sink = Sink()
+    driver = _driver(sim, sink)
+
+    def mutes() -> list[JsonValue]:
+        return [d["muted"] for t, d in sink.events if t == "terminal.mute"]
+
+    async def scenario() -> None:
+        await driver.connect()
+        assert await driver.execute("mute", {"on": True}) == {"muted": True}
+        assert await driver.execute("mute", {"on": True}) == {"muted": True}
+        sim.send_raw(b"half a line ")  # the next notice is glued onto it and lost …
+        sim.set_muted(False)  # … the terminal's own remote unmutes
+        await _until(lambda: driver._client is not None and driver._client.bad_lines == 1)
+        assert mutes() == [True]
+        await driver.poll()  # … and STATUS catches it up
+        assert mutes() == [True, False]
+        await driver.close()
+
+    asyncio.run(scenario())
