@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from hallmesh_cli.procs import hallmesh_argv, spawn, terminate
+from hallmesh_cli.procs import coordinator_env, hallmesh_argv, spawn, terminate
 from provisioning.broker import Broker, BrokerOptions
 from provisioning.pki import Pki
 from tests.support import free_port, shared_tmpdir, wait_until
@@ -36,17 +36,11 @@ class Bench:
 
     def start_coordinator(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         files = self.pki.files("coordinator")
-        env = {
-            "HALLMESH_API_TOKEN": self.token,
-            "HALLMESH_PORT": str(self.http_port),
-            "HALLMESH_DATA_DIR": str(self.root / "coordinator"),
-            "HALLMESH_MQTT_HOST": "localhost",
-            "HALLMESH_MQTT_PORT": str(self.broker.port),
-            "HALLMESH_MQTT_CA": str(self.pki.ca_cert_path),
-            "HALLMESH_MQTT_CERT": str(files.cert),
-            "HALLMESH_MQTT_KEY": str(files.key),
-            **(extra_env or {}),
-        }
+        env = coordinator_env(
+            token=self.token, http_port=self.http_port, data_dir=self.root / "coordinator",
+            mqtt_port=self.broker.port, ca=self.pki.ca_cert_path, cert=files.cert, key=files.key,
+        )  # fmt: skip
+        env.update(extra_env or {})
         self.coordinator = spawn(
             hallmesh_argv("--log-level", "WARNING", "coordinator", "serve"),
             self.root / "coordinator.log",

@@ -38,42 +38,62 @@ def publisher(bench: Bench, agent: str, count: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv)
 
 
-def bare_subscriber(bench: Bench, count: int) -> float:
-    files = bench.pki.files("coordinator")
-    got = 0
-    first: float | None = None
-    last = 0.0
-    done = threading.Event()
-    ready = threading.Event()
+class BareSubscriber:
+    """A paho client on a persistent session that only counts events and times the first and last."""
 
-    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
-        nonlocal got, first, last
+    def __init__(self, bench: Bench, count: int, client_id: str) -> None:
+        self.bench, self.count, self.client_id = bench, count, client_id
+        self.got = 0
+        self.first: float | None = None
+        self.last = 0.0
+        self.done = threading.Event()
+        self.subscribed = threading.Event()
+        self.client: mqtt.Client | None = None
+
+    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         if msg.topic.endswith("/up/event"):
-            got += 1
-            if first is None:
-                first = now()
-            last = now()
-            if got == count:
-                done.set()
+            self.got += 1
+            if self.first is None:
+                self.first = now()
+            self.last = now()
+            if self.got == self.count:
+                self.done.set()
 
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id="bench-bare", clean_session=False, protocol=mqtt.MQTTv311
-    )
-    client.tls_set(ca_certs=str(bench.pki.ca_cert_path), certfile=str(files.cert), keyfile=str(files.key))
-    client.on_message = on_message
-    client.on_subscribe = lambda *_a: ready.set()
-    client.on_connect = lambda c, *_a: c.subscribe(topics.all_up_filter(), qos=1)
-    client.connect("localhost", bench.broker.port)
-    client.loop_start()
-    ready.wait(10)
+    def connect(self, subscribe: bool) -> None:
+        files = self.bench.pki.files("coordinator")
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False, protocol=mqtt.MQTTv311
+        )
+        c.tls_set(ca_certs=str(self.bench.pki.ca_cert_path), certfile=str(files.cert), keyfile=str(files.key))
+        c.on_message = self._on_message
+        c.on_subscribe = lambda *_a: self.subscribed.set()
+        c.connect("localhost", self.bench.broker.port)
+        c.loop_start()
+        if subscribe:
+            c.subscribe(topics.all_up_filter(), qos=1)
+            self.subscribed.wait(10)
+        self.client = c
+
+    def disconnect(self) -> None:
+        assert self.client is not None
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def elapsed(self) -> float:
+        assert self.got == self.count, f"bare subscriber got {self.got} of {self.count}"
+        assert self.first is not None
+        return self.last - self.first
+
+
+def bare_subscriber(bench: Bench, count: int) -> float:
+    """Live mode: subscribed first, then the publisher runs."""
+    sub = BareSubscriber(bench, count, "bench-bare")
+    sub.connect(subscribe=True)
     pub = publisher(bench, "bench-bare-pub", count)
-    done.wait(600)
+    sub.done.wait(600)
     pub.wait()
-    client.disconnect()
-    client.loop_stop()
-    assert got == count, f"bare subscriber got {got} of {count}"
-    assert first is not None
-    return last - first
+    sub.disconnect()
+    return sub.elapsed()
 
 
 def coordinator_ingest(bench: Bench, count: int) -> float:
@@ -89,49 +109,14 @@ def coordinator_ingest(bench: Bench, count: int) -> float:
 
 def bare_drain(bench: Bench, count: int) -> float:
     """Backlog mode: N events queued in the broker for an offline persistent session, then drained."""
-    files = bench.pki.files("coordinator")
-    got = 0
-    first: float | None = None
-    last = 0.0
-    done = threading.Event()
-    subscribed = threading.Event()
-
-    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
-        nonlocal got, first, last
-        if msg.topic.endswith("/up/event"):
-            got += 1
-            if first is None:
-                first = now()
-            last = now()
-            if got == count:
-                done.set()
-
-    def client() -> mqtt.Client:
-        c = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="bench-drain", clean_session=False, protocol=mqtt.MQTTv311
-        )
-        c.tls_set(ca_certs=str(bench.pki.ca_cert_path), certfile=str(files.cert), keyfile=str(files.key))
-        c.on_message = on_message
-        c.on_subscribe = lambda *_a: subscribed.set()
-        return c
-
-    c = client()
-    c.connect("localhost", bench.broker.port)
-    c.loop_start()
-    c.subscribe(topics.all_up_filter(), qos=1)
-    subscribed.wait(10)
-    c.disconnect()
-    c.loop_stop()
+    sub = BareSubscriber(bench, count, "bench-drain")
+    sub.connect(subscribe=True)
+    sub.disconnect()
     publisher(bench, "bench-drain-pub", count).wait()
-    c = client()
-    c.connect("localhost", bench.broker.port)
-    c.loop_start()
-    done.wait(600)
-    c.disconnect()
-    c.loop_stop()
-    assert got == count, f"bare subscriber drained {got} of {count}"
-    assert first is not None
-    return last - first
+    sub.connect(subscribe=False)
+    sub.done.wait(600)
+    sub.disconnect()
+    return sub.elapsed()
 
 
 def coordinator_drain(bench: Bench, count: int) -> float:

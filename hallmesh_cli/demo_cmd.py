@@ -106,7 +106,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hallmesh_cli.procs import hallmesh_argv, spawn, terminate
+    from hallmesh_cli.procs import coordinator_env, hallmesh_argv, spawn, terminate
     from provisioning.broker import Broker, BrokerOptions
     from provisioning.errors import ProvisioningError
     from provisioning.pki import Pki
@@ -152,20 +152,13 @@ def _demo(args: argparse.Namespace) -> int:
         except ProvisioningError as err:
             print(f"error: {err}")
             return 1
-        env = {
-            "HALLMESH_DEMO": "1",
-            "HALLMESH_API_TOKEN": token,
-            "HALLMESH_HOST": "127.0.0.1",
-            "HALLMESH_PORT": str(args.port),
-            "HALLMESH_DATA_DIR": str(root / "coordinator"),
-            "HALLMESH_MQTT_HOST": "localhost",
-            "HALLMESH_MQTT_PORT": str(args.mqtt_port),
-            "HALLMESH_MQTT_CA": str(pki.ca_cert_path),
-            "HALLMESH_MQTT_CERT": str(coord_files.cert),
-            "HALLMESH_MQTT_KEY": str(coord_files.key),
-            "HALLMESH_PKI_DIR": str(pki.dir),  # field provisioning: `hallmesh provision …` works in the demo
-            "HALLMESH_BROKER_DIR": str(broker_dir),
-        }
+        env = coordinator_env(
+            token=token, http_port=args.port, data_dir=root / "coordinator", mqtt_port=args.mqtt_port,
+            ca=pki.ca_cert_path, cert=coord_files.cert, key=coord_files.key,
+        )  # fmt: skip
+        env["HALLMESH_DEMO"] = "1"
+        env["HALLMESH_PKI_DIR"] = str(pki.dir)  # field provisioning: `hallmesh provision …` works in the demo
+        env["HALLMESH_BROKER_DIR"] = str(broker_dir)
         coordinator = spawn(hallmesh_argv("coordinator", "serve"), logs / "coordinator.log", env=env)
         children.append(("coordinator", coordinator))
         if not _wait_http(f"{base}/healthz", coordinator):

@@ -60,3 +60,20 @@ def terminate(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 15.0) -
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def coordinator_env(
+    *, token: str, http_port: int, data_dir: Path, mqtt_port: int, ca: Path, cert: Path, key: Path
+) -> dict[str, str]:
+    """The ``HALLMESH_*`` environment of a coordinator on loopback talking to a local broker."""
+    return {
+        "HALLMESH_API_TOKEN": token,
+        "HALLMESH_HOST": "127.0.0.1",
+        "HALLMESH_PORT": str(http_port),
+        "HALLMESH_DATA_DIR": str(data_dir),
+        "HALLMESH_MQTT_HOST": "localhost",
+        "HALLMESH_MQTT_PORT": str(mqtt_port),
+        "HALLMESH_MQTT_CA": str(ca),
+        "HALLMESH_MQTT_CERT": str(cert),
+        "HALLMESH_MQTT_KEY": str(key),
+    }

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from hallmesh_cli.procs import hallmesh_argv, spawn, terminate
+from hallmesh_cli.procs import coordinator_env, hallmesh_argv, spawn, terminate
 from provisioning.broker import Broker
 from provisioning.pki import Pki
 from tests.support import free_port, wait_until
@@ -53,16 +53,10 @@ class System:
 
     def coordinator_env(self) -> dict[str, str]:
         files = self.pki.files("coordinator")
-        env = {
-            "HALLMESH_API_TOKEN": self.token,
-            "HALLMESH_PORT": str(self.http_port),
-            "HALLMESH_DATA_DIR": str(self.root / "coordinator"),
-            "HALLMESH_MQTT_HOST": "localhost",
-            "HALLMESH_MQTT_PORT": str(self.broker.port),
-            "HALLMESH_MQTT_CA": str(self.pki.ca_cert_path),
-            "HALLMESH_MQTT_CERT": str(files.cert),
-            "HALLMESH_MQTT_KEY": str(files.key),
-        }
+        env = coordinator_env(
+            token=self.token, http_port=self.http_port, data_dir=self.root / "coordinator",
+            mqtt_port=self.broker.port, ca=self.pki.ca_cert_path, cert=files.cert, key=files.key,
+        )  # fmt: skip
         if self.database_url:
             env["HALLMESH_DATABASE_URL"] = self.database_url
         return {**env, **self.extra_env}
