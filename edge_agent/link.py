@@ -66,6 +66,7 @@ class Link:
         self._next_boot = next_boot
         self._will_payload = will_payload
         self._stopping = threading.Event()
+        self._winding_down = threading.Event()
         self._lost = threading.Event()
         self._lock = threading.Lock()
         self._client: mqtt.Client | None = None
@@ -104,6 +105,14 @@ class Link:
         if client is not None:
             self._reconnecting.set()
             client.disconnect()
+
+    def wind_down(self) -> None:
+        """Keep the current connection (for the farewell) but make no new connect attempt.
+
+        Called first thing when the agent stops, so a link that drops while the devices are being closed
+        does not come back with a new boot just to be closed again.
+        """
+        self._winding_down.set()
 
     def stop(self, farewell: Callable[[int], bytes] | None = None, timeout: float = 5.0) -> None:
         """Publish ``farewell(boot)`` retained on ``up/state`` (if connected), disconnect, end the thread.
@@ -155,7 +164,7 @@ class Link:
 
     def _run(self) -> None:
         backoff = Backoff(self.config.reconnect_base_s, self.config.reconnect_max_s)
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and not self._winding_down.is_set():
             boot = self._next_boot()
             self._boot = boot
             self._lost.clear()
@@ -175,7 +184,7 @@ class Link:
                     self._client = None
                     self._ready = False
                 client.loop_stop()
-            if self._stopping.is_set():
+            if self._stopping.is_set() or self._winding_down.is_set():
                 break
             if was_ready:
                 backoff.reset()

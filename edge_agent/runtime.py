@@ -119,6 +119,7 @@ class Agent:
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop devices, publish the offline state, disconnect, close the outbox. Idempotent."""
+        self.link.wind_down()
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop already ended

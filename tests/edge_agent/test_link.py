@@ -107,6 +107,22 @@ def test_reconnects_after_a_broker_restart(world_dir: Path, pki: Pki, broker: Br
         agent.stop()
 
 
+def test_a_link_lost_while_stopping_is_not_reconnected(world_dir: Path, pki: Pki, broker: Broker) -> None:
+    agent = Agent(agent_config(world_dir, pki, broker))
+    agent.start()
+    try:
+        assert agent.ready.wait(10)
+        boot = agent.link.boot
+        agent.link.wind_down()  # what Agent.stop() does first
+        broker.restart(kill=True)
+        link_thread = agent.link._thread
+        link_thread.join(10)
+        assert not link_thread.is_alive(), "the link thread kept reconnecting while winding down"
+        assert agent.link.boot == boot
+    finally:
+        agent.stop()
+
+
 def test_unreachable_broker_is_logged_once_and_retried(
     world_dir: Path, pki: Pki, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
