@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,17 +18,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _up(args: argparse.Namespace) -> int:
+    from hallmesh_cli.procs import stop_on_signals
     from provisioning.broker import Broker, BrokerOptions
     from provisioning.errors import ProvisioningError
     from provisioning.pki import Pki
 
-    stop = threading.Event()
-
-    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = stop_on_signals()
     try:
         pki = Pki.create(Path(args.pki))
         broker = Broker(Path(args.dir), pki, BrokerOptions(port=args.port, host=args.host))

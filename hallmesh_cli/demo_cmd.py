@@ -9,15 +9,12 @@ from __future__ import annotations
 import argparse
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
-from types import FrameType
 
 DEMO_AGENTS = (
     "yinchuan-xingqing-w01",
@@ -106,7 +103,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hallmesh_cli.procs import coordinator_env, hallmesh_argv, spawn, terminate
+    from hallmesh_cli.procs import coordinator_env, hallmesh_argv, spawn, stop_on_signals, terminate
     from provisioning.broker import Broker, BrokerOptions
     from provisioning.errors import ProvisioningError
     from provisioning.pki import Pki
@@ -134,13 +131,7 @@ def _demo(args: argparse.Namespace) -> int:
         tmp_broker = Path(tempfile.mkdtemp(prefix="hallmesh-demo-broker-"))
         tmp_broker.chmod(0o755)
         broker_dir = tmp_broker
-    stop = threading.Event()
-
-    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = stop_on_signals()
 
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     broker = Broker(broker_dir, pki, BrokerOptions(port=args.mqtt_port))

@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
@@ -77,3 +79,15 @@ def coordinator_env(
         "HALLMESH_MQTT_CERT": str(cert),
         "HALLMESH_MQTT_KEY": str(key),
     }
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM: the foreground commands wait on it to shut down cleanly."""
+    stop = threading.Event()
+
+    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    return stop

@@ -84,8 +84,7 @@ def _fleet(args: argparse.Namespace) -> int:
 
 
 def _terminal(args: argparse.Namespace) -> int:
-    import threading
-
+    from hallmesh_cli.procs import stop_on_signals
     from protocols.terminal import CallStats
     from simulators.terminal import TerminalSim, TerminalSimOptions
 
@@ -96,13 +95,7 @@ def _terminal(args: argparse.Namespace) -> int:
         connect_delay_s=args.connect_delay,
         quality=CallStats(args.bitrate, args.loss, args.jitter),
     )
-    stop = threading.Event()
-
-    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = stop_on_signals()
     try:
         sim = TerminalSim(opts).start()
     except RuntimeError as err:
