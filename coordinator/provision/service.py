@@ -285,16 +285,7 @@ class ProvisioningService:
             for other in others:
                 other.revoked_at = now
                 revoke.append(int(other.serial, 16))
-            session.add(
-                AgentCertificate(
-                    serial=signed.serial,
-                    agent_id=token.agent_id,
-                    reason="enroll",
-                    issued_at=now,
-                    not_before=signed.not_before,
-                    not_after=signed.not_after,
-                )
-            )
+            session.add(_certificate_row(signed, token.agent_id, "enroll", now))
             token.redeemed_at = now
             token.key_sha256 = fingerprint
             token.cert_serial = signed.serial
@@ -434,16 +425,7 @@ class ProvisioningService:
                 signed = self._sign(req.csr_pem, req.agent_id)
             except PkiError as err:
                 raise self._refuse(str(err), 422, ctx, session) from err
-            session.add(
-                AgentCertificate(
-                    serial=signed.serial,
-                    agent_id=req.agent_id,
-                    reason="renew",
-                    issued_at=now,
-                    not_before=signed.not_before,
-                    not_after=signed.not_after,
-                )
-            )
+            session.add(_certificate_row(signed, req.agent_id, "renew", now))
             agent.updated_at = now
             session.add(agent)
             self.audit(session, service_point=agent.service_point,
@@ -571,3 +553,15 @@ class ProvisioningService:
             rows = session.exec(query).all()
             data = [AuditPublic.model_validate(r, from_attributes=True) for r in rows]
         return AuditsPublic(data=data, count=len(data))
+
+
+def _certificate_row(signed: SignedCert, agent_id: str, reason: str, now: float) -> AgentCertificate:
+    """The record of a certificate the CA just signed for ``agent_id`` (on enrollment or renewal)."""
+    return AgentCertificate(
+        serial=signed.serial,
+        agent_id=agent_id,
+        reason=reason,
+        issued_at=now,
+        not_before=signed.not_before,
+        not_after=signed.not_after,
+    )
