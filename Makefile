@@ -3,7 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto mosquitto-clients prometheus postgresql socat ca-certificates
+APT_PACKAGES := mosquitto mosquitto-clients prometheus postgresql socat ca-certificates \
+  sane-utils libsane-dev cups-ipp-utils dbus ffmpeg chromium poppler-utils \
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PY := $(VENV)/.py-stamp
 
@@ -26,6 +28,9 @@ $(STAMP_APT): scripts/install-apt.sh
 $(STAMP_PY): pyproject.toml requirements.lock $(STAMP_APT)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -c requirements.lock -e '.[dev]'
+	# ipycam (an independent ONVIF camera, a test peer) asks for the GUI build of OpenCV, which would clash
+	# with opencv-python-headless over the cv2 module: install it without its dependencies.
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -c requirements.lock ipycam
 	@touch $@
 
 lint: $(STAMP_PY)

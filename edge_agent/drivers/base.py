@@ -10,6 +10,13 @@ A driver is a small class that wraps one device:
   ``BadArguments`` or ``DeviceError``;
 - ``emit(type, data)`` — given to the driver at construction — reports something the device did on its own
   (a button press, a finished print job). It may raise :class:`~edge_agent.errors.OutboxFull`.
+- ``await self.capture(Capture(...))`` hands a file the device produced (a scanned PDF, a page image, a
+  signature) to the agent's blob pipeline: the agent spools it durably, uploads it to the coordinator's
+  content-addressed store and only then announces it with a ``capture`` event. It returns a :class:`CaptureRef`
+  (hash, size) at once — the upload happens later, also when the coordinator is unreachable right now. The
+  runtime attaches the sink with :meth:`Driver.attach_capture`; a driver used on its own (unit tests) gets one
+  that refuses.
+- Camera drivers that can feed the monitoring wall also implement :class:`TileSource`.
 
 Drivers never touch MQTT or the outbox; the supervisor and the runtime do.
 """
@@ -17,9 +24,9 @@ Drivers never touch MQTT or the outbox; the supervisor and the runtime do.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -29,6 +36,57 @@ EmitFn = Callable[[str, dict[str, JsonValue]], None]
 """``emit(event_type, data)``: record a device-initiated event; raises ``OutboxFull`` when it is refused."""
 
 Seconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A file a device produced, on its way into a case.
+
+    ``kind`` says what it is (``scan``, ``photo``, ``signature``, ``signature_strokes``, …); ``case`` is the
+    case id the capture command named, or ``None`` for a capture started on the device itself (the coordinator
+    then files it into the window's open case); ``signs`` is the sha256 of the material a signature signs.
+    ``meta`` carries small device facts (resolution, colour mode, page size, stroke count) — never the data.
+    """
+
+    data: bytes
+    media_type: str
+    kind: str
+    pages: int = 1
+    case: str | None = None
+    cmd_id: str | None = None
+    signs: str | None = None
+    meta: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRef:
+    """What the agent accepted: the blob's sha256 and size (and the id of the capture event it will announce)."""
+
+    sha256: str
+    size: int
+    media_type: str
+
+
+CaptureFn = Callable[[Capture], Awaitable[CaptureRef]]
+
+
+async def _refuse_capture(capture: Capture) -> CaptureRef:
+    raise RuntimeError("this driver has no capture sink: the runtime attaches one with attach_capture()")
+
+
+@runtime_checkable
+class TileSource(Protocol):
+    """A camera whose picture can be sampled into monitoring-wall tiles (DESIGN.md §8).
+
+    ``want_frames(fps)`` tells the driver how often the tile publisher will sample it (0 = nobody watches, so
+    the driver may stop decoding its stream except for what its health checks need); ``latest_frame()``
+    returns ``(capture time as Unix seconds, BGR image as a numpy array)`` of the newest decoded frame, or
+    ``None`` when there is none yet. Both are called on the agent's event loop and must not block.
+    """
+
+    def want_frames(self, fps: float) -> None: ...
+
+    def latest_frame(self) -> tuple[float, Any] | None: ...
 
 
 class Reading(NamedTuple):
@@ -70,6 +128,11 @@ class Driver(ABC, Generic[C]):
     def __init__(self, config: C, emit: EmitFn) -> None:
         self.config = config
         self.emit = emit
+        self.capture: CaptureFn = _refuse_capture
+
+    def attach_capture(self, sink: CaptureFn) -> None:
+        """Called by the runtime before ``connect()``: where this driver's captures go."""
+        self.capture = sink
 
     @property
     def device_id(self) -> str:
