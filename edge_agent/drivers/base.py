@@ -16,6 +16,8 @@ A driver is a small class that wraps one device:
   (hash, size) at once — the upload happens later, also when the coordinator is unreachable right now. The
   runtime attaches the sink with :meth:`Driver.attach_capture`; a driver used on its own (unit tests) gets one
   that refuses.
+- ``await self.fetch_blob(sha256)`` returns the bytes of a blob from the coordinator's store (a document
+  to print); it raises :class:`~edge_agent.errors.DeviceError` naming the reason when it cannot.
 - Camera drivers that can feed the monitoring wall also implement :class:`TileSource`.
 
 Drivers never touch MQTT or the outbox; the supervisor and the runtime do.
@@ -68,10 +70,15 @@ class CaptureRef:
 
 
 CaptureFn = Callable[[Capture], Awaitable[CaptureRef]]
+FetchFn = Callable[[str], Awaitable[bytes]]
 
 
 async def _refuse_capture(capture: Capture) -> CaptureRef:
     raise RuntimeError("this driver has no capture sink: the runtime attaches one with attach_capture()")
+
+
+async def _refuse_fetch(sha256: str) -> bytes:
+    raise RuntimeError("this driver has no blob fetcher: the runtime attaches one with attach_capture()")
 
 
 @runtime_checkable
@@ -129,10 +136,13 @@ class Driver(ABC, Generic[C]):
         self.config = config
         self.emit = emit
         self.capture: CaptureFn = _refuse_capture
+        self.fetch_blob: FetchFn = _refuse_fetch
 
-    def attach_capture(self, sink: CaptureFn) -> None:
-        """Called by the runtime before ``connect()``: where this driver's captures go."""
+    def attach_capture(self, sink: CaptureFn, fetch: FetchFn | None = None) -> None:
+        """Called by the runtime before ``connect()``: where this driver's captures go, and how it reads blobs."""
         self.capture = sink
+        if fetch is not None:
+            self.fetch_blob = fetch
 
     @property
     def device_id(self) -> str:
