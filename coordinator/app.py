@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from coordinator.api import (
     agents,
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(provision.admin)
     app.include_router(provision.public)
     workflow_routes.install(app)  # organisation, staff, sign-in, catalog (staff JWT; public catalog)
+    app.mount("/public", StaticFiles(packages=[("dashboard", "public")], html=True), name="public-catalog")
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, err: NotFoundError) -> JSONResponse:
