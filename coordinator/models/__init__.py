@@ -12,6 +12,7 @@ The workflow domain's tables (organisation, staff, catalog: ``workflow.tables``)
 Times are Unix seconds (float), as on the wire.
 """
 
+from coordinator.models import blob as _blob  # noqa: F401  (blob store records, migration 0500)
 from coordinator.models import conference as _conference  # noqa: F401  (conference tables, migration 0100)
 from coordinator.models.agent import Agent, AgentDetail, AgentPublic, AgentsPublic, InventoryPublic
 from coordinator.models.command import (

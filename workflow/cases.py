@@ -1,0 +1,74 @@
+"""Cases (办件) and their materials — the minimal core the counter devices file into (issue 3).
+
+The full workflow (event ledger, deadlines, decisions) builds on these tables. A case belongs to the unit and
+department of the window where it was opened, which is what :mod:`workflow.scope` limits it by. Each window
+has at most one *current* case (:class:`CounterCase`): the one in front of the clerk, into which a capture
+started on the device itself (the signature pad's OK button, the scanner's button) is filed.
+
+A :class:`Material` is one file in the case: a scan, a photo, a signature and its strokes. It refers to the
+blob store by sha256; ``(agent_id, capture_id)`` is unique, so a capture announced twice is filed once.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class CaseStatus:
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "case_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True, description="case number shown to the applicant")
+    unit_id: int = Field(foreign_key="org_unit.id", index=True)
+    department_id: int | None = Field(default=None, foreign_key="org_department.id")
+    window_id: int | None = Field(default=None, foreign_key="org_window.id", index=True)
+    item_version_id: int | None = Field(default=None, foreign_key="catalog_item_version.id")
+    title: str = Field(default="", max_length=200)
+    applicant_name: str = Field(default="", max_length=64)
+    applicant_id_number: str = Field(default="", max_length=32, description="personal data: scoped")
+    status: str = Field(default=CaseStatus.OPEN, max_length=16)
+    opened_by: int = Field(foreign_key="staff.id")
+    opened_at: float
+    closed_at: float | None = None
+
+
+class CounterCase(SQLModel, table=True):
+    """The case currently in front of the clerk at a window."""
+
+    __tablename__ = "counter_case"
+
+    window_id: int = Field(primary_key=True, foreign_key="org_window.id")
+    case_id: int = Field(foreign_key="case_file.id")
+    since: float
+
+
+class Material(SQLModel, table=True):
+    __tablename__ = "case_material"
+    __table_args__ = (sa.UniqueConstraint("agent_id", "capture_id", name="uq_material_capture"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(
+        default=None, foreign_key="case_file.id", index=True, description="None: no open case at the window"
+    )
+    window_id: int | None = Field(default=None, foreign_key="org_window.id", index=True)
+    kind: str = Field(max_length=32)
+    sha256: str = Field(max_length=64, index=True)
+    size: int = Field(sa_type=sa.BigInteger)
+    media_type: str = Field(max_length=64)
+    pages: int = 1
+    agent_id: str = Field(max_length=64)
+    device_id: str = Field(max_length=64)
+    capture_id: str = Field(max_length=64)
+    cmd_id: str | None = Field(default=None, max_length=64)
+    signs: str | None = Field(
+        default=None, max_length=64, description="sha256 of the material a signature signs"
+    )
+    captured_at: float
+    filed_at: float
+    clerk_id: int | None = Field(default=None, foreign_key="staff.id")
