@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from coordinator import wall
 from coordinator.api import (
     agents,
     commands,
@@ -39,11 +40,13 @@ def create_app(settings: Settings) -> FastAPI:
         coordinator = Coordinator.create(settings)
         await anyio.to_thread.run_sync(coordinator.start)
         app.state.coordinator = coordinator
+        await wall.start(app, coordinator)
         if settings.token_generated:
             log.warning("demo mode: generated API token %s", settings.token)
         try:
             yield
         finally:
+            await wall.stop(app)
             app.state.coordinator = None
             await anyio.to_thread.run_sync(coordinator.stop)
 
@@ -61,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(provision.admin)
     app.include_router(provision.public)
     workflow_routes.install(app)  # organisation, staff, sign-in, catalog (staff JWT; public catalog)
+    wall.install(app)  # monitoring wall: API, viewer WebSocket, splice panels, pages at /wall/
     app.mount("/public", StaticFiles(packages=[("dashboard", "public")], html=True), name="public-catalog")
 
     @app.exception_handler(NotFoundError)
