@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from coordinator.ingest.inbox import Inbox
@@ -36,10 +37,14 @@ class Receiver:
         self._closed = False
         self._last_log: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self.on_tile: Callable[[Topic, bytes], None] | None = None
+        """Where binary wall tiles go (the wall's tile cache; must not raise); None: counted and dropped."""
 
     def __call__(self, topic: str, payload: bytes) -> None:
-        if "/tile/" in topic and self._is_tile(topic):
+        if "/tile/" in topic and (tile := self._tile_topic(topic)) is not None:
             self._stats.messages[Channel.TILE.value] += 1  # binary wall tiles: not this pipeline's business
+            if self.on_tile is not None:
+                self.on_tile(tile, payload)
             return
         try:
             parsed, env = envelope.decode(topic, payload)
@@ -57,11 +62,12 @@ class Receiver:
         self._closed = True
 
     @staticmethod
-    def _is_tile(topic: str) -> bool:
+    def _tile_topic(topic: str) -> Topic | None:
         try:
-            return topics.parse(topic).channel is Channel.TILE
+            parsed = topics.parse(topic)
         except TopicError:
-            return False
+            return None
+        return parsed if parsed.channel is Channel.TILE else None
 
     def _reject(self, topic: str, err: DecodeError) -> None:
         self._stats.rejected[err.reason] += 1
