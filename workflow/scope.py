@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from workflow.cases import Case
 from workflow.catalog import CatalogItem, ItemVersion
 from workflow.codes import Role
 from workflow.errors import Forbidden, NotFound
@@ -37,6 +38,8 @@ class Action(StrEnum):
     STAFF_WRITE = "staff.write"
     CATALOG_READ = "catalog.read"
     CATALOG_WRITE = "catalog.write"
+    CASE_READ = "case.read"
+    CASE_HANDLE = "case.handle"
 
 
 _ALL = frozenset(Role)
@@ -48,6 +51,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.STAFF_WRITE: frozenset({Role.CENTER_ADMIN, Role.DEPT_ADMIN}),
     Action.CATALOG_READ: _ALL,
     Action.CATALOG_WRITE: frozenset({Role.CENTER_ADMIN, Role.DEPT_ADMIN}),
+    Action.CASE_READ: frozenset(
+        {Role.CLERK, Role.REVIEWER, Role.APPROVER, Role.DEPT_ADMIN, Role.CENTER_ADMIN, Role.SUPERVISOR}
+    ),
+    Action.CASE_HANDLE: frozenset({Role.CLERK, Role.CENTER_ADMIN}),
 }
 
 GRANTABLE: dict[Role, frozenset[Role]] = {
@@ -73,6 +80,7 @@ _TARGETS: dict[type[SQLModel], _Target] = {
     Window: _Target(col(Window.unit_id), col(Window.department_id), shared_without_department=True),
     Staff: _Target(col(Staff.unit_id), col(Staff.department_id)),
     CatalogItem: _Target(col(CatalogItem.unit_id), col(CatalogItem.department_id)),
+    Case: _Target(col(Case.unit_id), col(Case.department_id), shared_without_department=True),
 }
 
 
@@ -154,4 +162,5 @@ _NAMES: dict[type[SQLModel], str] = {
     Staff: "人员",
     CatalogItem: "事项",
     ItemVersion: "事项版本",
+    Case: "办件",
 }
