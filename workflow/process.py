@@ -78,6 +78,21 @@ def _order(steps: dict[str, Step]) -> list[str] | None:
     return order if len(order) == len(steps) else None
 
 
+def ordered_steps(definition: ProcessDefinition) -> list[Step]:
+    """The steps in an order that respects ``after`` (ties kept in the order they were defined)."""
+    steps = list(definition.steps)
+    placed: set[str] = set()
+    out: list[Step] = []
+    while len(out) < len(steps):
+        ready = [s for s in steps if s.key not in placed and set(s.after) <= placed]
+        if not ready:  # a cycle (not in a valid definition): keep the rest as defined
+            out.extend(s for s in steps if s.key not in placed)
+            break
+        out.append(ready[0])
+        placed.add(ready[0].key)
+    return out
+
+
 def critical_path(definition: ProcessDefinition) -> int:
     """The longest chain of time limits from start to end (working days); assumes a valid definition."""
     steps = {s.key: s for s in definition.steps}

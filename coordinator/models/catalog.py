@@ -97,9 +97,32 @@ class PublicItem(BaseModel):
     content: ItemContent
 
 
+class PublicStep(BaseModel):
+    """A process step as citizens see it: what happens and in what time (never who handles it)."""
+
+    name: str
+    kind: str
+    time_limit: int = Field(description="working days")
+    level: int | None = Field(None, description="the level that handles it; null: the item's unit")
+    after: list[str]
+    key: str
+
+
+class PublicItemDetail(PublicItem):
+    """One item with its process steps (in order) and their critical path."""
+
+    steps: list[PublicStep] = Field(default_factory=list)
+    critical_path_days: int | None = None
+
+
 class PublicItemList(BaseModel):
     data: list[PublicItem]
     count: int
+
+
+class PublicDepartment(BaseModel):
+    code: str
+    name: str
 
 
 class ProcessPublic(BaseModel):
