@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory cost (tests lower it)")
     argon2_parallelism: int = Field(4, ge=1, le=64)
 
+    wall_offline_after_s: float = Field(
+        3.0, gt=0, le=300, description="a wall camera without a tile for this long shows offline"
+    )
+    wall_fps: float = Field(1.0, gt=0, le=10, description="tile rate asked for a camera shown on a wall")
+    wall_enlarged_fps: float = Field(10.0, gt=0, le=10, description="tile rate of an enlarged camera")
+    wall_panel_fps: float = Field(5.0, gt=0, le=30, description="frame rate of a splice-screen panel stream")
+    wall_demand_debounce_s: float = Field(0.3, ge=0, le=10, description="quiet time before rates are sent")
+
     token_generated: bool = Field(False, exclude=True, description="set when demo mode made up the token")
 
     @model_validator(mode="after")
