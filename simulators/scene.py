@@ -242,6 +242,18 @@ class SceneServer:
             web.get("/{path}/snapshot.jpg", self._snapshot),
         ]
 
+    def mount(self, app: web.Application, prefix: str) -> None:
+        """Serve these cameras under ``prefix`` (``/live``) of another app; call :meth:`release` before it stops."""
+        self._stopping = asyncio.Event()
+        sub = web.Application()
+        sub.add_routes(self.routes())
+        app.add_subapp(prefix, sub)
+
+    def release(self) -> None:
+        """End the open video streams (in the serving loop's thread)."""
+        if self._stopping is not None:
+            self._stopping.set()
+
     def _feed(self, request: web.Request) -> _Feed:
         key = request.match_info.get("path", self._default or "")
         feed = self._feeds.get(key)
