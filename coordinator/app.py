@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from coordinator import wall
 from coordinator.api import (
     agents,
+    blobs,
     commands,
     conferences,
     devices,
@@ -59,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.coordinator = None
-    for module in (agents, devices, commands, conferences, events, health, docs):
+    for module in (agents, blobs, devices, commands, conferences, events, health, docs):
         app.include_router(module.router)
     app.include_router(provision.admin)
     app.include_router(provision.public)

@@ -10,6 +10,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from coordinator import db
+from coordinator.blobs.auth import AgentSignature
+from coordinator.blobs.metrics import BlobCollector
+from coordinator.blobs.store import BlobStore
+from coordinator.cases.service import CaseService
 from coordinator.commands import CommandService
 from coordinator.conferences import ConferenceService
 from coordinator.ingest.service import IngestService
@@ -34,6 +38,9 @@ class Coordinator:
     commands: CommandService | None = None
     conferences: ConferenceService | None = None
     provisioning: ProvisioningService | None = None
+    blobs: BlobStore = field(init=False)
+    agent_auth: AgentSignature = field(init=False)
+    cases: CaseService | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Coordinator:
@@ -45,6 +52,11 @@ class Coordinator:
         self.provisioning = ProvisioningService(self.settings, self.engine, self.forget_agent)
         self.metrics.registry.register(CertificateCollector(self.provisioning.certificate_expiries))
         self.load_state()
+        settings = self.settings
+        self.blobs = BlobStore(settings.data_dir / "blobs", self.engine, settings.blob_max_bytes)
+        crl = settings.pki_dir / "crl.pem" if settings.pki_dir is not None else None
+        self.agent_auth = AgentSignature(settings.mqtt_ca, crl, self.engine)
+        self.metrics.registry.register(BlobCollector(self.blobs.outcomes))
         self.ingest = IngestService(
             self.settings, self.engine, self.live, self.boot, self.metrics.batch_seconds.observe
         )
@@ -56,6 +68,7 @@ class Coordinator:
             self.settings, self.engine, self.live, self.ingest.send, lambda: link.connects
         )
         self.conferences = ConferenceService(self.engine, self.commands)
+        self.cases = CaseService(self.engine, self.live, self.commands, self.blobs)
         self.metrics.registry.register(self.conferences.collector())
         self.ingest.start()
         self.commands.start()

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         0, ge=0, le=65535, description="broker port told to agents (default mqtt_port)"
     )
 
+    blob_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, le=4 * 1024**3, description="largest upload the blob store accepts"
+    )
     jwt_secret: SecretStr | None = Field(
         None, description="HS256 key of staff sign-in tokens (≥ 32 characters); unset: staff sign-in is off"
     )

@@ -1,11 +1,11 @@
-"""Mounts the organisation, staff, sign-in and catalog routers and maps workflow errors to HTTP statuses."""
+"""Mounts the organisation, staff, sign-in, catalog and case routers and maps workflow errors to HTTP statuses."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from coordinator.api import catalog, org, public_catalog, staff, staff_auth
+from coordinator.api import cases, catalog, org, public_catalog, staff, staff_auth
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowError
 
 STATUS: dict[type[WorkflowError], int] = {
@@ -17,7 +17,7 @@ STATUS: dict[type[WorkflowError], int] = {
 
 
 def install(app: FastAPI) -> None:
-    for module in (staff_auth, org, staff, catalog, public_catalog):
+    for module in (staff_auth, org, staff, catalog, public_catalog, cases):
         app.include_router(module.router)
 
     @app.exception_handler(WorkflowError)

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from coordinator.cases.filing import file_captures
 from coordinator.ingest.receiver import Inbound
 from coordinator.ingest.rows import AGENTS, DEVICES, EVENTS, RESULTS, UPDATE_COMMAND, dialect_insert, upsert
 from coordinator.state import AgentLive, DeviceLive, LiveState, ReadingLive, device_row
@@ -273,6 +274,7 @@ class Batch:
         upsert(conn, DEVICES, device_rows)
         if self._events:
             conn.execute(dialect_insert(conn, EVENTS).on_conflict_do_nothing(), self._events)
+            file_captures(conn, self._events)  # materials become visible with their event's commit
         if self._results:
             conn.execute(dialect_insert(conn, RESULTS).on_conflict_do_nothing(), self._results)
             conn.execute(UPDATE_COMMAND, self._command_updates)
