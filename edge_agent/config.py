@@ -71,12 +71,23 @@ class CoordinatorConfig(_Strict):
         return None if value is None else _resolve(value, info)
 
 
+class UploadConfig(_Strict):
+    """The blob pipeline (edge_agent/uploader.py): captures waiting for the coordinator."""
+
+    spool_max_bytes: Annotated[int, Field(ge=1 << 20)] = Field(
+        4 << 30, description="captures refused once this many bytes wait to be uploaded"
+    )
+    retry_max_s: PositiveSeconds = Field(30.0, description="longest wait between upload attempts")
+    timeout_s: PositiveSeconds = Field(60.0, description="one upload's time limit")
+
+
 class AgentConfig(_Strict):
     agent_id: str
     data_dir: Path = Field(description="outbox database and boot counter")
     broker: BrokerConfig
     outbox: OutboxConfig = OutboxConfig()
     coordinator: CoordinatorConfig | None = None
+    uploads: UploadConfig = UploadConfig()
     telemetry_interval_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
     devices: list[DeviceConfig] = []
 

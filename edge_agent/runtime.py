@@ -37,6 +37,7 @@ from edge_agent.recorder import Recorder
 from edge_agent.renewal import Renewer
 from edge_agent.sender import OutboxSender
 from edge_agent.supervisor import Supervisor
+from edge_agent.uploader import Uploader
 from protocols import envelope, topics
 from protocols.messages import (
     AckBody,
@@ -104,6 +105,7 @@ class Agent:
         self.commands: CommandRunner | None = None
         self.recorder: Recorder | None = None
         self.renewer: Renewer | None = None
+        self.uploader: Uploader | None = None
 
     # -- lifecycle (caller's thread) ----------------------------------------------------------------------
 
@@ -170,8 +172,14 @@ class Agent:
         self._loop = loop
         self._stop_requested = asyncio.Event()
         self.recorder = Recorder(self.outbox, loop, on_commit=self.sender.fill)
+        cfg = self.config
+        uploader = Uploader(
+            cfg.data_dir, self.agent_id, cfg.broker, cfg.coordinator, cfg.uploads, self.recorder
+        )
+        self.uploader = uploader
         for dev in self.config.devices:
             driver = self._driver_factory(dev, self.recorder.emitter(dev.id))
+            driver.attach_capture(uploader.sink(dev.id), uploader.fetch)
             self.drivers[dev.id] = driver
             self.supervisors[dev.id] = Supervisor(driver, self._on_dev_state)
         self.commands = CommandRunner(
@@ -187,6 +195,7 @@ class Agent:
         ]
         tasks.append(loop.create_task(self._telemetry_loop(), name="telemetry"))
         tasks.append(loop.create_task(self._ack_timer(), name="ack-timer"))
+        tasks.append(loop.create_task(uploader.run(), name="uploader"))
         if self.config.coordinator is not None:
             self.renewer = Renewer(
                 self.agent_id, self.config.broker, self.config.coordinator, self.link.reconnect
@@ -200,6 +209,7 @@ class Agent:
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(s.close_driver() for s in self.supervisors.values()))
         self.recorder.flush()
+        uploader.close()
         self.sender.flush_acks()
 
     # -- link callbacks (paho's thread → loop) ------------------------------------------------------------
