@@ -99,6 +99,7 @@ class OnvifCameraOptions:
     rtsp_port: int = 0
     discovery: bool = False
     discovery_port: int = 0
+    ptz: bool = True
     ptz_speed: float = 0.5
     presets: dict[str, tuple[float, float, float]] = field(
         default_factory=lambda: {"1": (0.0, 0.0, 0.0), "2": (0.5, -0.25, 0.5)}
@@ -321,6 +322,8 @@ class OnvifCameraSim:
             if op not in PRE_AUTH:
                 self._authenticate(root)
             handler = getattr(self, f"_{service}_{op}", None)
+            if service == "ptz_service" and not self.options.ptz:
+                handler = None
             if handler is None:
                 raise SoapFault("s:Receiver", "ter:ActionNotSupported", f"{op} is not supported by {service}")
             text: str = handler(op_el)
@@ -389,15 +392,15 @@ class OnvifCameraSim:
             f"<tds:HardwareId>{escape(o.name)}</tds:HardwareId></tds:GetDeviceInformationResponse>"
         )
 
+    def _services(self) -> list[tuple[str, str]]:
+        out = [("tds", "device_service"), ("trt", "media_service")]
+        return [*out, ("tptz", "ptz_service")] if self.options.ptz else out
+
     def _device_service_GetServices(self, _op: ET.Element) -> str:
         items = "".join(
             f"<tds:Service><tds:Namespace>{NS[p]}</tds:Namespace><tds:XAddr>{self.base}/onvif/{s}</tds:XAddr>"
-            f"<tds:Version><tt:Major>{v}</tt:Major><tt:Minor>0</tt:Minor></tds:Version></tds:Service>"
-            for p, s, v in (
-                ("tds", "device_service", 2),
-                ("trt", "media_service", 2),
-                ("tptz", "ptz_service", 2),
-            )
+            "<tds:Version><tt:Major>2</tt:Major><tt:Minor>0</tt:Minor></tds:Version></tds:Service>"
+            for p, s in self._services()
         )
         return f"<tds:GetServicesResponse>{items}</tds:GetServicesResponse>"
 
@@ -409,8 +412,8 @@ class OnvifCameraSim:
             f"<tt:Media><tt:XAddr>{b}/onvif/media_service</tt:XAddr><tt:StreamingCapabilities>"
             "<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>"
             "<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"
-            f"<tt:PTZ><tt:XAddr>{b}/onvif/ptz_service</tt:XAddr></tt:PTZ>"
-            "</tds:Capabilities></tds:GetCapabilitiesResponse>"
+            + (f"<tt:PTZ><tt:XAddr>{b}/onvif/ptz_service</tt:XAddr></tt:PTZ>" if self.options.ptz else "")
+            + "</tds:Capabilities></tds:GetCapabilitiesResponse>"
         )
 
     def _device_service_GetHostname(self, _op: ET.Element) -> str:
@@ -453,13 +456,17 @@ class OnvifCameraSim:
 
     def _media_service_GetProfiles(self, _op: ET.Element) -> str:
         w, h = self.options.main_size
+        ptz = (
+            '<tt:PTZConfiguration token="ptz"><tt:Name>ptz</tt:Name><tt:UseCount>2</tt:UseCount>'
+            "<tt:NodeToken>node</tt:NodeToken></tt:PTZConfiguration>"
+            if self.options.ptz
+            else ""
+        )
         profiles = "".join(
             f'<trt:Profiles token="{p}" fixed="true"><tt:Name>{p}</tt:Name>'
             '<tt:VideoSourceConfiguration token="vsc"><tt:Name>vsc</tt:Name><tt:UseCount>2</tt:UseCount>'
             f'<tt:SourceToken>vs</tt:SourceToken><tt:Bounds x="0" y="0" width="{w}" height="{h}"/>'
-            f"</tt:VideoSourceConfiguration>{self._encoder(p)}"
-            '<tt:PTZConfiguration token="ptz"><tt:Name>ptz</tt:Name><tt:UseCount>2</tt:UseCount>'
-            "<tt:NodeToken>node</tt:NodeToken></tt:PTZConfiguration></trt:Profiles>"
+            f"</tt:VideoSourceConfiguration>{self._encoder(p)}{ptz}</trt:Profiles>"
             for p in PROFILES
         )
         return f"<trt:GetProfilesResponse>{profiles}</trt:GetProfilesResponse>"
