@@ -92,7 +92,7 @@ def test_tile_is_letterboxed_to_640x360() -> None:
 
     asyncio.run(main())
     tile = decode_tile(sent[0])
-    img = cv2.imdecode(np.frombuffer(tile.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    img: Any = cv2.imdecode(np.frombuffer(tile.jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert img.shape == (360, 640, 3)
     assert (tile.width, tile.height) == (640, 360)
     assert img[180, 320, 2] > 200

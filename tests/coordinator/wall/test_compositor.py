@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import pytest
@@ -32,7 +34,7 @@ def test_4x4_panel_from_16_cameras_puts_each_colour_in_its_cell(cache: TileCache
     decoder = DecodeCache()
     panel = PanelCompositor(layout, 0, 0, decoder)
     assert panel.compose(CAMS, cache.get, lambda _k: True)
-    img = cv2.imdecode(np.frombuffer(panel.jpeg(), np.uint8), cv2.IMREAD_COLOR)
+    img: Any = cv2.imdecode(np.frombuffer(panel.jpeg(), np.uint8), cv2.IMREAD_COLOR)
     assert img.shape == (1080, 1920, 3)
     for i, cell in enumerate(layout.cells):
         assert (cell.width, cell.height) == (480, 270)
@@ -74,7 +76,8 @@ def test_cell_spanning_panels_is_split_across_them(cache: TileCache) -> None:
         p.compose(cams, cache.get, lambda _k: True)
     assert decoder.decoded == 3  # camera 0 decoded once for both panels
     whole = np.hstack([left.buffer, right.buffer])
-    expected = cv2.resize(cv2.imdecode(np.frombuffer(_tile(0).jpeg, np.uint8), cv2.IMREAD_COLOR), (1280, 180))
+    decoded: Any = cv2.imdecode(np.frombuffer(_tile(0).jpeg, np.uint8), cv2.IMREAD_COLOR)
+    expected = cv2.resize(decoded, (1280, 180))
     assert np.abs(whole[:180].astype(int) - expected.astype(int)).mean() < 1.0
     assert camera_index_for_colour(right.buffer[300, 600]) == 2
 
