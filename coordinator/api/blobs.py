@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import Session
+from starlette.requests import ClientDisconnect
 
 from coordinator.api.deps import CoordinatorDep
 from coordinator.blobs.auth import SignatureRefused, SignedHeaders
@@ -63,12 +65,22 @@ async def put_blob(
             _headers(request), partial(_put_message, sha256, content_length)
         )
         media_type = (content_type or "").split(";")[0].strip().lower()
-        stored = await coordinator.blobs.put(sha256, media_type, content_length, request.stream(), agent_id)
+        stored = await coordinator.blobs.put(sha256, media_type, content_length, _body(request), agent_id)
     except (SignatureRefused, BlobRejected) as err:
         return _refused(coordinator, "put", err, who)
     coordinator.blobs.outcomes[("put", "stored" if stored.created else "exists")] += 1
     body = {"sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type}
     return JSONResponse(body, status_code=status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK)
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect as err:
+        raise BlobRejected(
+            400, "truncated", "the client went away before the body ended: upload truncated"
+        ) from err
 
 
 def _put_message(sha256: str, size: int, agent_id: str, ts: float) -> bytes:
