@@ -20,6 +20,7 @@ From Python::
     sim = DoccamSim(DoccamSimOptions(width=1600, height=1200)).start()
     truth = sim.set_scene(Scene(seed=7, angle=35.0))   # truth.corners: 4×2 true page corners
     sim.wait_sent(truth.version, frames=3)              # the new scene has gone out on every open stream
+    sim.pause(); sim.resume()                           # a stalled camera: streams stay open, no frames
     sim.stop()
 
 ``python -m simulators.doccam --port 8090`` runs it until Ctrl-C.
@@ -178,15 +179,16 @@ def render_page(seed: int) -> Image:
 
 def _desk(rng: np.random.Generator, w: int, h: int) -> npt.NDArray[np.float32]:
     base = np.array(_DESKS[int(rng.integers(len(_DESKS)))], np.float32)
+    hw, hh = w // 2 + 1, h // 2 + 1  # the texture is made at half size: smooth enough, four times faster
     coarse = cv2.resize(
-        rng.random((h // 40 + 2, w // 40 + 2), dtype=np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+        rng.random((h // 40 + 2, w // 40 + 2), dtype=np.float32), (hw, hh), interpolation=cv2.INTER_CUBIC
     )
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = np.mgrid[0:hh, 0:hw].astype(np.float32)
     a = rng.uniform(0, math.pi)
-    period = rng.uniform(9.0, 26.0)
+    period = rng.uniform(4.5, 13.0)
     grain = np.sin((xx * math.cos(a) + yy * math.sin(a)) * (2 * math.pi / period) + 6.0 * coarse)
-    shade = 1.0 + 0.18 * (coarse - 0.5) + 0.09 * grain
-    desk = np.asarray(base[None, None, :] * shade[:, :, None], np.float32)
+    shade = cv2.resize(1.0 + 0.18 * (coarse - 0.5) + 0.09 * grain, (w, h), interpolation=cv2.INTER_LINEAR)
+    desk = np.asarray(shade[:, :, None] * base[None, None, :], np.float32)
     for _ in range(int(rng.integers(1, 4))):  # clutter under or beside the page: pens, a cable
         p0 = (int(rng.integers(w)), int(rng.integers(h)))
         p1 = (p0[0] + int(rng.integers(-w // 4, w // 4)), p0[1] + int(rng.integers(-h // 4, h // 4)))
@@ -233,28 +235,40 @@ def render_scene(
     """The noiseless frame (float32 BGR), the page corners and the marker corners (``None`` if empty)."""
     rng = np.random.default_rng(scene.seed)
     frame = _desk(rng, width, height)
+    light = _lighting(rng, width, height)
     corners = marker = None
+    size = (width, height)
     if not scene.empty:
         page = render_page(scene.seed)
         ph, pw = page.shape[:2]
         src = np.array([[-0.5, -0.5], [pw - 0.5, -0.5], [pw - 0.5, ph - 0.5], [-0.5, ph - 0.5]], np.float32)
         corners = _pose(scene, rng, width, height)
         hom = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-        size = (width, height)
-        warped = cv2.warpPerspective(page, hom, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-        alpha = cv2.warpPerspective(np.ones((ph, pw), np.float32), hom, size, flags=cv2.INTER_LINEAR)
-        shadow = cv2.GaussianBlur(np.roll(alpha, (6, 5), axis=(0, 1)), (0, 0), 7)
-        frame *= (1.0 - 0.45 * shadow)[:, :, None]
-        frame = frame * (1.0 - alpha[:, :, None]) + warped.astype(np.float32) * alpha[:, :, None]
         x0, y0, x1, y1 = MARKER_BOX
         box = np.array([[x0 * pw, y0 * ph], [x1 * pw, y0 * ph], [x1 * pw, y1 * ph], [x0 * pw, y1 * ph]]) - 0.5
         marker = np.asarray(cv2.perspectiveTransform(box[None], hom.astype(np.float64))[0], np.float64)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    gx, gy = rng.uniform(-0.1, 0.1, 2)
-    r2 = ((xx - width / 2) / width) ** 2 + ((yy - height / 2) / height) ** 2
-    light = 1.0 + gx * (xx / width - 0.5) + gy * (yy / height - 0.5) - 0.25 * r2
-    blurred = np.asarray(cv2.GaussianBlur(frame * light[:, :, None], (0, 0), 0.7), np.float32)
+        warped = cv2.warpPerspective(page, hom, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        alpha = cv2.warpPerspective(np.ones((ph, pw), np.float32), hom, size, flags=cv2.INTER_LINEAR)
+        quarter = cv2.resize(alpha, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+        shadow = cv2.GaussianBlur(np.roll(quarter, (2, 1), axis=(0, 1)), (0, 0), 2)
+        shadow = cv2.resize(shadow, size, interpolation=cv2.INTER_LINEAR)
+        on_desk = (1.0 - 0.45 * shadow) * (1.0 - alpha) * light
+        on_page = alpha * light
+        frame = frame * on_desk[:, :, None] + warped.astype(np.float32) * on_page[:, :, None]
+    else:
+        frame *= light[:, :, None]
+    blurred = np.asarray(cv2.GaussianBlur(frame, (0, 0), 0.7), np.float32)
     return blurred, corners, marker
+
+
+def _lighting(rng: np.random.Generator, w: int, h: int) -> npt.NDArray[np.float32]:
+    """A mild gradient across the desk and a vignette (made small, then scaled up: it is smooth)."""
+    sw, sh = w // 8 + 1, h // 8 + 1
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    gx, gy = rng.uniform(-0.1, 0.1, 2)
+    r2 = ((xx - sw / 2) / sw) ** 2 + ((yy - sh / 2) / sh) ** 2
+    small = 1.0 + gx * (xx / sw - 0.5) + gy * (yy / sh - 0.5) - 0.25 * r2
+    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
 def _with_noise(frame: npt.NDArray[np.float32], sigma: float, rng: np.random.Generator) -> Image:
@@ -276,6 +290,8 @@ class DoccamSim:
         self._truth: SceneTruth | None = None
         self._sent: dict[int, int] = {}
         self._stopping = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = self.options.port
@@ -321,6 +337,13 @@ class DoccamSim:
             assert self._truth is not None
             return self._truth.version, self._frames[n % len(self._frames)]
 
+    def pause(self) -> None:
+        """Freeze the camera: open streams stay connected but get no frames (a stalled USB camera)."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
     def _count_sent(self, version: int) -> None:
         with self._lock:
             self._sent[version] = self._sent.get(version, 0) + 1
@@ -344,6 +367,7 @@ class DoccamSim:
     def stop(self) -> None:
         """Stop serving and end every open stream."""
         self._stopping.set()
+        self._running.set()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -415,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
             sim.clients += 1
         try:
             while not sim._stopping.is_set():
+                if not sim._running.wait(0.2):
+                    continue
                 version, jpeg = sim.frame(n)
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                 self.wfile.write(head.encode() + jpeg + b"\r\n")
