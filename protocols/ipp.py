@@ -320,8 +320,11 @@ def _read_collection(r: _Reader, owner: str, depth: int) -> dict[str, Attribute]
     members: dict[str, Attribute] = {}
     member: Attribute | None = None
     while True:
-        if r.peek() is None:
-            raise IppDecodeError(f"collection {owner!r} is not terminated (no endCollection)")
+        tag = r.peek()
+        if tag is None or tag < 0x10:
+            raise IppDecodeError(
+                f"collection {owner!r} is not terminated (no endCollection before offset {r.pos})"
+            )
         tag, _name, raw = _read_value(r)
         if tag == Tag.END_COLLECTION:
             return members
