@@ -94,6 +94,11 @@ class IppEvePrinter:
     def uri(self) -> str:
         return f"ipp://localhost:{self.port}/ipp/print"
 
+    @property
+    def pids(self) -> tuple[int | None, int | None]:
+        """(ippeveprinter, dbus-daemon) process ids while running."""
+        return (self._proc.pid if self._proc is not None else None, self._dbus_pid)
+
     def __enter__(self) -> IppEvePrinter:
         return self.start()
 
