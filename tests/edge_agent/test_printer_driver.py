@@ -15,8 +15,9 @@ import pytest
 from pydantic import JsonValue, ValidationError
 
 from edge_agent.drivers.base import Capture, CaptureRef
-from edge_agent.drivers.printer import PrinterConfig, PrinterDriver, make_test_page
+from edge_agent.drivers.printer import PrinterConfig, PrinterDriver, make_test_page, printer_health
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
+from protocols.ipp import Attribute, Tag, attrs, keyword
 from protocols.messages import DeviceStatus
 from simulators.ippeve import IppEvePrinter
 from tests.support import free_port
@@ -272,3 +273,66 @@ def test_unreachable_printer_is_down_with_a_clear_reason(printer: IppEvePrinter)
         assert health.reason.startswith("unreachable")
 
     _run(driver, scenario)
+
+
+def _printer(
+    state: int = 3, reasons: tuple[str, ...] = ("none",), **extra: Attribute
+) -> dict[str, Attribute]:
+    return attrs(
+        Attribute("printer-state", Tag.ENUM, (state,)),
+        keyword("printer-state-reasons", *reasons),
+        Attribute("queued-job-count", Tag.INTEGER, (2,)),
+        *extra.values(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "reasons", "status", "reason"),
+    [
+        (3, ("none",), DeviceStatus.UP, ""),
+        (4, ("media-jam-error",), DeviceStatus.DEGRADED, "media-jam"),
+        (3, ("toner-low-report", "media-empty-warning"), DeviceStatus.DEGRADED, "media-empty, toner-low"),
+        (3, ("marker-supply-low-warning",), DeviceStatus.DEGRADED, "marker-supply-low"),
+        (5, ("door-open-error", "other"), DeviceStatus.DOWN, "door-open"),
+        (5, ("none",), DeviceStatus.DOWN, "stopped"),
+        (3, ("some-vendor-thing",), DeviceStatus.UP, ""),
+    ],
+)
+def test_health_from_state_and_reasons(
+    state: int, reasons: tuple[str, ...], status: DeviceStatus, reason: str
+) -> None:
+    health = printer_health(_printer(state, reasons))
+    assert (health.status, health.reason) == (status, reason)
+    assert {r.point: r.value for r in health.readings}["queued_jobs"] == 2
+
+
+def test_supplies_become_a_bounded_set_of_readings() -> None:
+    supply = Attribute("printer-supply", Tag.OCTET_STRING, (
+        b"type=toner;unit=percent;level=60;colorantname=cyan;",
+        b"type=toner;unit=percent;level=8;colorantname=black;",
+        b"type=wasteToner;unit=other;maxcapacity=200;level=50;",
+        b"type=toner;level=-2;colorantname=magenta;",  # unknown level
+        b"type=staples;unit=percent;level=5;",  # not a reported type
+        b"garbage",
+    ))  # fmt: skip
+    health = printer_health(_printer(supply=supply), supply_low_percent=10)
+    readings = {r.point: r.value for r in health.readings if r.point.startswith("supply_")}
+    assert readings == {
+        "supply_toner_cyan_percent": 60,
+        "supply_toner_percent": 8,
+        "supply_waste_toner_percent": 25,
+    }
+    assert (health.status, health.reason) == (DeviceStatus.DEGRADED, "toner low")
+    markers = {
+        "types": Attribute("marker-types", Tag.KEYWORD, ("toner", "ink")),
+        "levels": Attribute("marker-levels", Tag.INTEGER, (90, 40)),
+        "colors": Attribute("marker-colors", Tag.NAME, ("#000000", "yellow")),
+    }
+    readings = {r.point: r.value for r in printer_health(_printer(3, ("none",), **markers)).readings}
+    assert (readings["supply_toner_percent"], readings["supply_ink_yellow_percent"]) == (90, 40)
+
+
+def test_not_accepting_jobs_is_degraded() -> None:
+    health = printer_health(_printer(accepting=Attribute("printer-is-accepting-jobs", Tag.BOOLEAN, (False,))))
+    assert (health.status, health.reason) == (DeviceStatus.DEGRADED, "not accepting jobs")
+    assert {r.point: r.value for r in health.readings}["accepting_jobs"] == 0

@@ -9,6 +9,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import JsonValue, ValidationError
@@ -141,6 +142,49 @@ def test_jam_fails_the_command_captures_nothing_and_shows_in_health(
 
     asyncio.run(scenario())
     assert len(sinks.captures) == 1
+
+
+class JamsAfter:
+    """The driver's real SANE handle, whose paper jams when page ``n + 1`` starts: it sets the test backend's
+    ``read-return-value`` to JAMMED at that moment (on the SANE thread, where the driver calls ``start``)."""
+
+    _dev: Any
+    _n: int
+    starts: int
+
+    def __init__(self, dev: Any, n: int) -> None:
+        object.__setattr__(self, "_dev", dev)
+        object.__setattr__(self, "_n", n)
+        object.__setattr__(self, "starts", 0)
+
+    def start(self) -> None:
+        if self.starts == self._n:
+            self._dev.read_return_value = "SANE_STATUS_JAMMED"
+        object.__setattr__(self, "starts", self.starts + 1)
+        self._dev.start()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dev, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(self._dev, name, value)
+
+
+def test_jam_in_the_middle_of_a_batch_captures_no_partial_pdf(driver: ScannerDriver, sinks: Sinks) -> None:
+    async def scenario() -> None:
+        await driver.connect()
+        real = driver._dev
+        jamming = driver._dev = JamsAfter(real, 4)
+        with pytest.raises(DeviceError, match="jammed"):
+            await driver.execute("scan", {"source": "ADF", "mode": "Gray", "resolution": 75})
+        assert jamming.starts == 5  # pages 1-4 were read, page 5 jammed
+        driver._dev = real
+        health = await driver.poll()
+        assert (health.status, health.reason) == (DeviceStatus.DOWN, "jammed")
+        assert _readings(health)["pages_scanned_total"] == 0
+
+    asyncio.run(scenario())
+    assert sinks.captures == []
 
 
 @pytest.mark.parametrize(
