@@ -4,7 +4,8 @@ Import is all or nothing: the workbook is read and checked completely (cells, co
 within the importer's scope, items that belong elsewhere) and changes nothing if any problem is found. A new
 implementation code creates an item with a draft; a known one gets its open draft overwritten, or a new draft
 when its content differs from the latest version (identical content changes nothing). Publishing stays a
-separate, deliberate step.
+separate, deliberate step. The optional sheet of staff per process step is checked and applied by
+:mod:`workflow.staffing` in the same all-or-nothing pass.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from dataclasses import dataclass, field
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
-from workflow import xlsx
+from workflow import staffing, xlsx
 from workflow.catalog import CatalogItem, ItemVersion, VersionStatus, create_item, new_draft, update_draft
 from workflow.org import Department, OrgUnit
 from workflow.process import copy_template
 from workflow.scope import Scope
-from workflow.xlsx import Issue, ItemRecord
+from workflow.xlsx import Issue, ItemRecord, StaffRow
 
 
 @dataclass
@@ -28,6 +29,8 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    staff_changed: int = 0
+    """Items whose staff per process step changed (counted in ``updated``, not ``unchanged``)."""
 
 
 def _column(key: str) -> str:
@@ -38,7 +41,8 @@ def _column(key: str) -> str:
 
 def import_workbook(session: Session, scope: Scope, data: bytes) -> ImportResult:
     """Check and apply ``data``; the caller commits when ``issues`` is empty (nothing is written otherwise)."""
-    records, issues = xlsx.read(data)
+    book = xlsx.read_book(data)
+    records, issues = book.records, book.issues
     if issues:
         return ImportResult(issues)
     units = {u.code: u for u in session.exec(scope.select(OrgUnit))}
@@ -49,6 +53,8 @@ def import_workbook(session: Session, scope: Scope, data: bytes) -> ImportResult
         for i in session.exec(select(CatalogItem).where(col(CatalogItem.implementation_code).in_(codes)))
     }
     visible = set(session.exec(scope.restrict(select(col(CatalogItem.id)), CatalogItem)))
+    processes = staffing.latest(session, [i.id for i in existing.values() if i.id is not None])
+    targets: dict[str, staffing.Target] = {}
     placed: list[tuple[ItemRecord, int, int]] = []
     for rec in records:
         unit = units.get(rec.unit_code)
@@ -87,19 +93,31 @@ def import_workbook(session: Session, scope: Scope, data: bytes) -> ImportResult
             )
         else:
             placed.append((rec, unit.id, dept.id))
+            template = processes[item.id or 0][1] if item is not None else None
+            targets[rec.implementation_code] = staffing.Target(unit, rec.department_code, template)
+    wanted: dict[str, set[staffing.Assignment]] = {}
+    if book.staff is not None:
+        staff_issues, wanted = staffing.check(session, scope, book.staff, targets)
+        issues.extend(staff_issues)
     if issues:
         return ImportResult(xlsx.ordered(issues))
     result = ImportResult()
+    item_ids: dict[str, int] = {}
+    unchanged: set[str] = set()
     for rec, unit_id, dept_id in placed:
         item = existing.get(rec.implementation_code)
         if item is None:
-            create_item(session, rec.implementation_code, rec.basic_code, unit_id, dept_id, rec.content)
+            item, _ = create_item(
+                session, rec.implementation_code, rec.basic_code, unit_id, dept_id, rec.content
+            )
+            item_ids[rec.implementation_code] = item.id or 0
             result.created += 1
             continue
+        item_ids[rec.implementation_code] = item.id or 0
         assert item.id is not None
         latest = _latest(session, item.id)
         if latest.parsed() == rec.content and item.basic_code == rec.basic_code:
-            result.unchanged += 1
+            unchanged.add(rec.implementation_code)
             continue
         item.basic_code = rec.basic_code
         session.add(item)
@@ -109,6 +127,12 @@ def import_workbook(session: Session, scope: Scope, data: bytes) -> ImportResult
             draft = new_draft(session, item.id, rec.content)
             copy_template(session, latest.id or 0, draft.id or 0)
         result.updated += 1
+    if book.staff is not None:
+        staffed = staffing.apply(session, item_ids, wanted)
+        result.staff_changed = len(staffed)
+        result.updated += len(staffed & unchanged)
+        unchanged -= staffed
+    result.unchanged = len(unchanged)
     return result
 
 
@@ -142,3 +166,9 @@ def export_records(session: Session, scope: Scope) -> list[ItemRecord]:
         for i in items
         if i.id is not None
     ]
+
+
+def export_staff(session: Session, scope: Scope) -> list[StaffRow]:
+    """The staff per process step of the latest version of every item within ``scope``."""
+    stmt = scope.select(CatalogItem).order_by(col(CatalogItem.implementation_code))
+    return staffing.export_rows(session, list(session.exec(stmt)))

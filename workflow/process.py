@@ -62,6 +62,23 @@ class ProcessTemplate(SQLModel, table=True):
     updated_at: float = Field(default_factory=time.time)
 
 
+class StepStaff(SQLModel, table=True):
+    """Who handles a step of a template (附件1 表2), and in how many working days (at most the step's limit).
+
+    Staffing is how a unit organises itself, not part of the item's published rules: it may change while the
+    version is published, and a new draft starts with the staff of the version it copies.
+    """
+
+    __tablename__ = "process_step_staff"
+    __table_args__ = (sa.UniqueConstraint("template_id", "step_key", "staff_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    template_id: int = Field(foreign_key="process_template.id", index=True)
+    step_key: str = Field(max_length=32)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    time_limit: int = Field(description="working days")
+
+
 def _order(steps: dict[str, Step]) -> list[str] | None:
     """Keys in topological order, or None if ``after`` has a cycle."""
     indegree = {k: len(set(s.after)) for k, s in steps.items()}
@@ -169,8 +186,20 @@ def set_template(session: Session, version: ItemVersion, definition: ProcessDefi
 
 
 def copy_template(session: Session, source_version_id: int, target_version_id: int) -> None:
-    """Give a new draft the process of the version it was copied from (if that had one)."""
+    """Give a new draft the process (and step staff) of the version it was copied from (if that had one)."""
     source = get_template(session, source_version_id)
     if source is not None and get_template(session, target_version_id) is None:
-        session.add(ProcessTemplate(version_id=target_version_id, definition=dict(source.definition)))
+        copy = ProcessTemplate(version_id=target_version_id, definition=dict(source.definition))
+        session.add(copy)
+        session.flush()
+        assert copy.id is not None
+        for row in session.exec(select(StepStaff).where(StepStaff.template_id == source.id)):
+            session.add(
+                StepStaff(
+                    template_id=copy.id,
+                    step_key=row.step_key,
+                    staff_id=row.staff_id,
+                    time_limit=row.time_limit,
+                )
+            )
         session.flush()

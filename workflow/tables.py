@@ -3,7 +3,7 @@
 from workflow.cases import Case, CounterCase, Material
 from workflow.catalog import CatalogItem, ItemVersion
 from workflow.org import Department, Hall, OrgUnit, Window
-from workflow.process import ProcessTemplate
+from workflow.process import ProcessTemplate, StepStaff
 from workflow.staff import Staff
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "OrgUnit",
     "ProcessTemplate",
     "Staff",
+    "StepStaff",
     "Window",
 ]

@@ -5,10 +5,13 @@ Sheets, each with a header row and one row per entry:
     事项目录       one row per item: codes, name, type, level, implementing unit and department
     事项梳理内容   one row per item (by 实施编码): legal basis, conditions, time limits, fees, channels, …
     申请材料       one row per material (by 实施编码 and 序号)
+    办理环节人员   one row per item, process step and person who handles it (附件1 表2; optional sheet)
 
 Code columns take the code or its Chinese name (``01`` or ``行政许可``); several codes are separated by ``;``.
 Yes/no columns take 是/否. :func:`read` reports every problem with sheet, row, column and reason and returns
 no records if there is any; :func:`write` produces a workbook that :func:`read` turns back into equal records.
+:func:`read_book` also returns the rows of the staff sheet (``None`` when the workbook has no such sheet);
+whether those steps and people exist is checked against the database by :mod:`workflow.staffing`.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from openpyxl.utils import get_column_letter
 from pydantic import ValidationError
 
 from workflow.catalog import ItemContent, Material
-from workflow.codes import BodyNature, Channel, ItemType, Level, ServiceObject, TimeUnit, parse_code
+from workflow.codes import BodyNature, Channel, ItemType, Level, Role, ServiceObject, TimeUnit, parse_code
 
-CATALOG, DETAILS, MATERIALS = "事项目录", "事项梳理内容", "申请材料"
+CATALOG, DETAILS, MATERIALS, STAFF = "事项目录", "事项梳理内容", "申请材料", "办理环节人员"
+OPTIONAL_SHEETS = frozenset({STAFF})
 YES, NO = "是", "否"
 
 
@@ -95,6 +99,18 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("blank_form", "空白表格"),
         Column("sample", "示例样表"),
     ),
+    STAFF: (
+        _CODE,
+        Column("item_name", "事项名称"),
+        Column("step_key", "环节编码", required=True),
+        Column("step_name", "环节名称"),
+        Column("employee_no", "工号", required=True),
+        Column("staff_name", "姓名", required=True),
+        Column("unit_code", "单位编码", required=True),
+        Column("department_code", "部门编码"),
+        Column("role", "角色", "code", True, Role),
+        Column("time_limit", "办理时限（工作日）", "int", True),
+    ),
 }
 
 
@@ -117,6 +133,31 @@ class ItemRecord:
     department_code: str
     content: ItemContent
     row: int = field(default=0, compare=False)
+
+
+@dataclass
+class StaffRow:
+    """One row of 办理环节人员: a person who handles a step of an item, and in how many working days."""
+
+    implementation_code: str
+    item_name: str
+    step_key: str
+    step_name: str
+    employee_no: str
+    staff_name: str
+    unit_code: str
+    department_code: str
+    role: str
+    time_limit: int
+    row: int = field(default=0, compare=False)
+
+
+@dataclass
+class Book:
+    records: list[ItemRecord]
+    staff: list[StaffRow] | None
+    """``None``: the workbook has no staff sheet (staffing stays as it is)."""
+    issues: list[Issue]
 
 
 class _Sheet:
@@ -192,24 +233,55 @@ def ordered(issues: list[Issue]) -> list[Issue]:
 
 def read(data: bytes) -> tuple[list[ItemRecord], list[Issue]]:
     """Records of the workbook ``data`` and the problems found; with any problem, no records."""
+    book = read_book(data)
+    return book.records, book.issues
+
+
+def read_book(data: bytes) -> Book:
+    """Records and staff rows of the workbook ``data``, and the problems found; with any problem, neither."""
     issues: list[Issue] = []
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
-        return [], [Issue("", 0, "", f"不是有效的 xlsx 文件（{err}）")]
+        return Book([], None, [Issue("", 0, "", f"不是有效的 xlsx 文件（{err}）")])
     try:
         sheets: dict[str, _Sheet] = {}
         for name in COLUMNS:
             if name not in book.sheetnames:
-                issues.append(Issue(name, 0, "", "缺少工作表"))
+                if name not in OPTIONAL_SHEETS:
+                    issues.append(Issue(name, 0, "", "缺少工作表"))
                 continue
             sheets[name] = _Sheet(name, list(book[name].iter_rows(values_only=True)), issues)
     finally:
         book.close()
-    if len(sheets) < len(COLUMNS):
-        return [], ordered(issues)
+    if any(name not in sheets for name in COLUMNS if name not in OPTIONAL_SHEETS):
+        return Book([], None, ordered(issues))
     records = _assemble(sheets[CATALOG], sheets[DETAILS], sheets[MATERIALS])
-    return ([], ordered(issues)) if issues else (records, [])
+    staff = _staff_rows(sheets[STAFF], sheets[CATALOG]) if STAFF in sheets else None
+    return Book([], None, ordered(issues)) if issues else Book(records, staff, [])
+
+
+def _staff_rows(sheet: _Sheet, catalog: _Sheet) -> list[StaffRow]:
+    names = {v.get("implementation_code"): v.get("name") for _, v in catalog.rows}
+    seen: dict[tuple[str, str, str], int] = {}
+    out: list[StaffRow] = []
+    for number, values in sheet.rows:
+        code = values.get("implementation_code")
+        if not code or number in sheet.bad_rows:
+            continue
+        if code not in names:
+            sheet.issue(number, 0, f"实施编码 {code} 不在“{CATALOG}”中")
+            continue
+        if values["item_name"] and names[code] and values["item_name"] != names[code]:
+            sheet.issue(number, sheet.index("item_name"), f"与“{CATALOG}”中的事项名称“{names[code]}”不一致")
+            continue
+        key = (code, values["step_key"], values["employee_no"])
+        if key in seen:
+            sheet.issue(number, sheet.index("employee_no"), f"该人员在该环节重复（已见于第 {seen[key]} 行）")
+            continue
+        seen[key] = number
+        out.append(StaffRow(**values, row=number))
+    return out
 
 
 def _by_code(sheet: _Sheet, seen_in: set[str] | None) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -307,8 +379,8 @@ def _cell(col: Column, value: Any) -> Any:
     return text or None
 
 
-def write(records: list[ItemRecord]) -> bytes:
-    """A workbook of ``records`` in the template's shape (readable by :func:`read`)."""
+def write(records: list[ItemRecord], staff: list[StaffRow] | None = None) -> bytes:
+    """A workbook of ``records`` (and ``staff``) in the template's shape (readable by :func:`read_book`)."""
     book = openpyxl.Workbook()
     book.remove(book.active)
     sheets = {name: book.create_sheet(name) for name in COLUMNS}
@@ -327,6 +399,9 @@ def write(records: list[ItemRecord]) -> bytes:
         for seq, material in enumerate(rec.content.materials, start=1):
             m = {**material.model_dump(), "implementation_code": rec.implementation_code, "seq": seq}
             sheets[MATERIALS].append([_cell(c, m[c.key]) for c in COLUMNS[MATERIALS]])
+    for person in staff or []:
+        values = vars(person)
+        sheets[STAFF].append([_cell(c, values[c.key]) for c in COLUMNS[STAFF]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -31,7 +31,7 @@ from coordinator.models.catalog import (
 from workflow import catalog, process, xlsx
 from workflow.catalog import CatalogItem, ItemContent, ItemVersion
 from workflow.errors import InvalidInput, NotFound
-from workflow.importer import export_records, import_workbook
+from workflow.importer import export_records, export_staff, import_workbook
 from workflow.scope import Action, Scope
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
@@ -219,9 +219,10 @@ def import_catalog(
 
 @router.get("/export", response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def export_catalog(principal: PrincipalDep, session: SessionDep) -> Response:
-    """The latest version of every item within scope, as a workbook in the import template's shape."""
+    """The latest version of every item within scope (and its staff per step), in the import template's shape."""
     principal.scope.require(Action.CATALOG_READ)
-    data = xlsx.write(export_records(session, principal.scope))
+    scope = principal.scope
+    data = xlsx.write(export_records(session, scope), export_staff(session, scope))
     return Response(
         data, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="catalog.xlsx"'}
     )
