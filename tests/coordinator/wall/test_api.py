@@ -4,76 +4,19 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from coordinator.settings import Settings
-from protocols import envelope, topics
-from protocols.messages import ConfigBody, DeviceInfo
-from protocols.tile import encode_tile
-from provisioning.broker import Broker
-from provisioning.pki import Pki
-from simulators.scene import SceneSpec, camera_index_for_colour, jpeg, probe_point, render
+from protocols import topics
+from simulators.scene import camera_index_for_colour, probe_point
 from tests.coordinator.agent_sim import AgentSim
-from tests.coordinator.conftest import AUTH, TOKEN, Harness, make_settings
-from tests.support import wait_until
-
-CAMERAS = tuple(
-    DeviceInfo(id=f"cam{i}", kind="onvif", model="sim", commands=["ptz_move", "ptz_stop"] if i == 1 else [])
-    for i in range(1, 5)
-)
-
-
-@pytest.fixture
-def coordinator_settings(pki: Pki, broker: Broker, db_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        pki, broker, db_url, tmp_path / "data", wall_offline_after_s=1.0, wall_demand_debounce_s=0.05
-    )
-
-
-class Configs:
-    """The ``down/config`` messages an AgentSim receives."""
-
-    def __init__(self, sim: AgentSim) -> None:
-        self.got: list[dict[str, float]] = []
-        self._lock = threading.Lock()
-        sim.client.message_callback_add(topics.config(sim.id), self._on)
-
-    def _on(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        _t, env = envelope.decode(msg.topic, msg.payload)
-        assert isinstance(env.body, ConfigBody)
-        with self._lock:
-            self.got.append(dict(env.body.tile_rates))
-
-    def last(self) -> dict[str, float] | None:
-        with self._lock:
-            return self.got[-1] if self.got else None
-
-    def wait(self, expected: dict[str, float]) -> None:
-        wait_until(lambda: self.last() == expected, 10, what=f"tile rates {expected}")
-
-
-def tile(i: int, ts: float, seq: int = 1) -> bytes:
-    return encode_tile(jpeg(render(SceneSpec(f"cam{i}", index=i), ts)), ts=ts, width=640, height=360, seq=seq)
-
-
-@pytest.fixture
-def camera_agent(harness: Harness) -> tuple[AgentSim, Configs]:
-    sim = harness.agent("agent-w")
-    configs = Configs(sim)
-    sim.online()
-    sim.birth(CAMERAS)
-    wait_until(lambda: harness.coordinator.live.get("agent-w") is not None
-               and len(harness.coordinator.live.get("agent-w").devices) == 4, 10, what="birth")  # type: ignore[union-attr]  # fmt: skip
-    return sim, configs
+from tests.coordinator.conftest import AUTH, TOKEN, Harness
+from tests.coordinator.wall.helpers import Configs, tile
 
 
 def ws_url(harness: Harness, token: str = TOKEN) -> str:
