@@ -231,8 +231,8 @@ class OnvifCameraSim:
         for profile, (w, h) in zip(PROFILES, (o.main_size, o.sub_size), strict=True):
             args += ["--stream", f"{profile}={w}x{h}"]
         self._rtsp = await asyncio.create_subprocess_exec(
-            SYSTEM_PYTHON, *args, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL
-        )
+            SYSTEM_PYTHON, *args, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.PIPE
+        )  # it ends when its stdin closes, so it cannot outlive us
         assert self._rtsp.stdout is not None
         try:
             line = await asyncio.wait_for(self._rtsp.stdout.readline(), 20)
@@ -245,13 +245,17 @@ class OnvifCameraSim:
 
     async def _stop_rtsp(self) -> None:
         proc, self._rtsp = self._rtsp, None
-        if proc is not None and proc.returncode is None:
+        if proc is None:
+            return
+        if proc.returncode is None:
             proc.terminate()
             try:
                 await asyncio.wait_for(proc.wait(), 5)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
 
     async def stop_async(self) -> None:
         self.scene.release()
@@ -359,7 +363,11 @@ class OnvifCameraSim:
             raise denied from err
         age = self.camera_now() - stamp.timestamp()
         if abs(age) > o.auth_window_s:
-            raise SoapFault("s:Sender", "ter:NotAuthorized", f"Created is {age:+.0f} s off the device clock")
+            raise SoapFault(
+                "s:Sender",
+                "ter:NotAuthorized",
+                f"Created is {abs(age):.0f} s {'behind' if age > 0 else 'ahead of'} the device clock",
+            )
         expected = hashlib.sha1(raw_nonce + created.encode() + o.password.encode()).digest()  # noqa: S324
         if not hmac.compare_digest(base64.b64encode(expected).decode(), given):
             raise denied

@@ -168,7 +168,7 @@ def test_clock_skew_is_measured_and_compensated(skewed: OnvifCameraSim) -> None:
                 await dev.GetDeviceInformation()
             err = translate(info.value, "GetDeviceInformation")
             assert err.kind == "unauthorized"
-            assert "off the device clock" in err.reason
+            assert "s behind the device clock" in err.reason
         finally:
             await raw.close()
 
