@@ -74,6 +74,9 @@ def test_start_print_fault_and_stop(tmp_path: Path) -> None:
                 assert await _finish(client, job.job_id) is JobState.COMPLETED
                 printer_attrs = await client.get_printer_attributes()
                 assert printer_attrs["printer-state-reasons"].values == ("none",)
+                jobs = await client.get_jobs("completed")
+                assert {(j.job_id, j.state) for j in jobs} >= {(1, JobState.COMPLETED), (2, JobState.ABORTED)}
+                assert await client.get_jobs() == []  # none open
 
         asyncio.run(scenario())
         spooled = printer.spool_file(1)
