@@ -26,12 +26,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import gi
-
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
-
 # the code layout of simulators/scene.py (a test decodes RTSP frames with it: keep them equal)
 CODE_COLS = 24
 CODE_ROWS = 2
@@ -158,33 +152,43 @@ class CameraStream:
         return bytes(canvas.buf)
 
 
-class Factory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]
-    """One shared H.264 pipeline per stream, fed with frames from a GLib timer while a client watches."""
+def _gst() -> tuple[Any, Any, Any, Any]:
+    """GLib, Gst, GstRtspServer and the media factory class; imported here so the module imports without gi."""
+    import gi
 
-    def __init__(self, stream: CameraStream, fps: int) -> None:
-        super().__init__()
-        self.stream, self.fps = stream, fps
-        self.set_shared(True)
-        self.connect("media-configure", self._configure)
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstRtspServer
 
-    def do_create_element(self, _url: Any) -> Any:
-        s, fps = self.stream, self.fps
-        caps = f"video/x-raw,format=BGR,width={s.width},height={s.height},framerate={fps}/1"
-        return Gst.parse_launch(
-            f"appsrc name=src is-live=true format=time do-timestamp=true max-buffers=2 leaky-type=downstream "
-            f"caps={caps} ! videoconvert ! video/x-raw,format=I420 ! "
-            f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate=2000 threads=1 ! "
-            "rtph264pay name=pay0 pt=96 config-interval=1"
-        )
+    class Factory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]
+        """One shared H.264 pipeline per stream, fed with frames from a GLib timer while a client watches."""
 
-    def _configure(self, _factory: Any, media: Any) -> None:
-        appsrc = media.get_element().get_child_by_name("src")
-        GLib.timeout_add(max(1000 // self.fps, 1), self._push, appsrc)
+        def __init__(self, stream: CameraStream, fps: int) -> None:
+            super().__init__()
+            self.stream, self.fps = stream, fps
+            self.set_shared(True)
+            self.connect("media-configure", self._configure)
 
-    def _push(self, appsrc: Any) -> bool:
-        data = self.stream.frame(time.time())
-        result = appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(data))
-        return bool(result == Gst.FlowReturn.OK)  # FLUSHING once the last client has gone: stop the timer
+        def do_create_element(self, _url: Any) -> Any:
+            s, fps = self.stream, self.fps
+            caps = f"video/x-raw,format=BGR,width={s.width},height={s.height},framerate={fps}/1"
+            return Gst.parse_launch(
+                f"appsrc name=src is-live=true format=time do-timestamp=true max-buffers=2 leaky-type=downstream "
+                f"caps={caps} ! videoconvert ! video/x-raw,format=I420 ! "
+                f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate=2000 threads=1 ! "
+                "rtph264pay name=pay0 pt=96 config-interval=1"
+            )
+
+        def _configure(self, _factory: Any, media: Any) -> None:
+            appsrc = media.get_element().get_child_by_name("src")
+            GLib.timeout_add(max(1000 // self.fps, 1), self._push, appsrc)
+
+        def _push(self, appsrc: Any) -> bool:
+            data = self.stream.frame(time.time())
+            result = appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(data))
+            return bool(result == Gst.FlowReturn.OK)  # FLUSHING once the last client has gone: stop the timer
+
+    return GLib, Gst, GstRtspServer, Factory
 
 
 def _colour(text: str) -> tuple[int, int, int]:
@@ -207,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=10.0)
     args = parser.parse_args(argv)
     streams = args.stream or [("main", 1280, 720), ("sub", 640, 360)]
+    GLib, Gst, GstRtspServer, Factory = _gst()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
