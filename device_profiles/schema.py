@@ -202,11 +202,14 @@ class Command(_Model):
     args: Annotated[dict[Name, Argument], Field(max_length=32)] = {}
 
     def check(self, args: dict[str, Any]) -> dict[str, Scalar]:
-        """The arguments of a call with defaults filled in; ``ValueError`` naming the first bad one."""
-        unknown = sorted(set(args) - set(self.args))
+        """The arguments of a call with defaults filled in; ``ValueError`` naming the first bad one.
+
+        ``cmd_id`` (the command's id, which drivers put on their captures) passes through unchecked.
+        """
+        unknown = sorted(set(args) - set(self.args) - {"cmd_id"})
         if unknown:
             raise ValueError(f"{self.name}: unknown argument {unknown[0]!r}")
-        out: dict[str, Scalar] = {}
+        out: dict[str, Scalar] = {"cmd_id": args["cmd_id"]} if isinstance(args.get("cmd_id"), str) else {}
         for name, arg in self.args.items():
             if args.get(name) is None:
                 if arg.required:

@@ -90,15 +90,18 @@ def test_builtin_profiles_say_what_the_issue_asks() -> None:
     onvif = p["onvif-camera"]
     move = onvif.command("ptz_move")
     assert move is not None
-    assert {n: (a.min, a.max) for n, a in move.args.items()} == {k: (-1, 1) for k in ("pan", "tilt", "zoom")}
+    assert {n: (move.args[n].min, move.args[n].max) for n in ("pan", "tilt", "zoom")} == dict.fromkeys(
+        ("pan", "tilt", "zoom"), (-1, 1)
+    )
     assert {t.name for t in onvif.telemetry} == {"fps", "frame_age_seconds", "clock_skew_seconds"}
-    assert [c.name for c in onvif.commands] == ["ptz_move", "ptz_stop", "goto_preset", "snapshot"]
+    assert [c.name for c in onvif.commands] == ["ptz_move", "ptz_stop", "goto_preset", "presets", "snapshot"]
 
 
 def test_command_arguments_are_checked_and_defaults_filled() -> None:
     scan = builtin_profiles()["sane-scanner"].command("scan")
     assert scan is not None
     assert scan.check({"mode": "Color"}) == {"resolution": 300, "mode": "Color", "source": "Flatbed"}
+    assert scan.check({"cmd_id": "c-1"})["cmd_id"] == "c-1"
     with pytest.raises(ValueError, match=r"resolution must be in \[75, 600\]"):
         scan.check({"resolution": 1200})
     with pytest.raises(ValueError, match="mode must be one of Color, Gray, Lineart"):
@@ -242,3 +245,22 @@ def test_a_specific_profile_beats_a_generic_one() -> None:
     assert match({"sane": {"vendor": "Canon", "model": "LiDE 300"}}, everything).name == "sane-scanner"  # type: ignore[union-attr]
     assert match({"usb": {"vid": "04c5", "pid": "132e"}}, everything) is usb_exact
     assert match({"usb": {"vid": "04c5", "pid": "1111"}}, everything) is usb_vendor
+
+
+@pytest.mark.parametrize(
+    ("profile", "module", "cls"),
+    [
+        ("sane-scanner", "scanner", "ScannerDriver"),
+        ("uvc-document-camera", "doccam", "DoccamDriver"),
+        ("hallmesh-sigpad", "sigpad", "SigpadDriver"),
+        ("ipp-everywhere-printer", "printer", "PrinterDriver"),
+        ("onvif-camera", "onvif_camera", "OnvifDriver"),
+        ("video-terminal", "terminal", "TerminalDriver"),
+    ],
+)
+def test_profiles_list_the_commands_their_drivers_have(profile: str, module: str, cls: str) -> None:
+    drivers = pytest.importorskip(f"edge_agent.drivers.{module}")
+    driver = getattr(drivers, cls)
+    p = builtin_profiles()[profile]
+    assert driver.kind == p.driver
+    assert [c.name for c in p.commands] == list(driver.COMMANDS)
