@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import socket
 import time
 import uuid
@@ -128,7 +129,9 @@ def translate(err: BaseException, what: str, timeout_s: float = 0.0) -> OnvifErr
     if isinstance(err, TimeoutError | ONVIFTimeoutError):
         return OnvifError("unreachable", f"{what}: no answer within {timeout_s:g} s")
     if isinstance(err, aiohttp.ClientConnectorError):
-        return OnvifError("unreachable", f"{what}: cannot connect to {err.host}:{err.port} ({err.strerror})")
+        errno = err.os_error.errno
+        why = os.strerror(errno) if errno else err.strerror
+        return OnvifError("unreachable", f"{what}: cannot connect to {err.host}:{err.port} ({why})")
     if isinstance(err, aiohttp.ClientConnectionError | OSError):
         return OnvifError("unreachable", f"{what}: connection failed ({type(err).__name__}: {err})")
     if isinstance(err, zx.Fault):

@@ -718,20 +718,31 @@ def main(argv: list[str] | None = None) -> int:
         "unicast WS-Discovery).",
     )
     parser.add_argument("--cameras", type=int, default=1, help="how many cameras (default 1)")
-    parser.add_argument("--port", type=int, default=8000, help="first HTTP port; camera i uses port+i")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="HTTP port of camera 1, +1 per camera; 0 = any"
+    )
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", default="admin")
     parser.add_argument("--clock-skew", type=float, default=0.0, help="camera clock offset in seconds")
     parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("--no-ptz", action="store_true", help="fixed cameras without a PTZ service")
     parser.add_argument("--rtsp", action="store_true", help="also serve RTSP through GStreamer (slower)")
-    parser.add_argument("--discovery-port", type=int, default=3702, help="first UDP port; camera i uses +i")
+    parser.add_argument("--rtsp-port", type=int, default=8554, help="RTSP port of camera 1, +1 per camera")
+    parser.add_argument(
+        "--discovery-port", type=int, default=3702, help="WS-Discovery UDP port of camera 1, +1 …"
+    )
     args = parser.parse_args(argv)
+
+    def nth(base: int, i: int) -> int:
+        return base + i if base else 0
+
     sims = [
         OnvifCameraSim(
             OnvifCameraOptions(
-                name=f"cam{i + 1:02d}", index=i, port=args.port + i, username=args.username,
-                password=args.password, clock_skew_s=args.clock_skew, fps=args.fps, rtsp=args.rtsp,
-                rtsp_port=(8554 + i) if args.rtsp else 0, discovery=True, discovery_port=args.discovery_port + i,
+                name=f"cam{i + 1:02d}", index=i, port=nth(args.port, i), username=args.username,
+                password=args.password, clock_skew_s=args.clock_skew, fps=args.fps, ptz=not args.no_ptz,
+                rtsp=args.rtsp, rtsp_port=nth(args.rtsp_port, i), discovery=True,
+                discovery_port=nth(args.discovery_port, i),
             )
         )
         for i in range(args.cameras)

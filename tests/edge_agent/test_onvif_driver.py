@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import tomllib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,18 @@ def test_config_hides_the_password() -> None:
     assert "hunter2" not in config.model_dump_json()
     assert config.tile_profile == "sub"
     assert isinstance(OnvifDriver(config, _events), TileSource)
+
+
+def test_the_documented_config_validates() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "devices" / "onvif-camera.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    [device] = tomllib.loads(block)["devices"]
+    config = OnvifConfig.model_validate(device)
+    assert (config.kind, config.tile_profile, config.password.get_secret_value()) == (
+        "onvif",
+        "sub",
+        "change-me",
+    )
 
 
 def test_driver_against_the_simulator(sim: OnvifCameraSim) -> None:
