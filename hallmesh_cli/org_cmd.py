@@ -1,6 +1,7 @@
 """``hallmesh org …``: the organisation tree and staff accounts, straight on the coordinator's database.
 
     hallmesh org seed [--units FILE.csv]      Ningxia's region, cities and counties (+ lower levels from a CSV)
+    hallmesh org import FILE.xlsx|FILE.csv    lower levels: units, departments, halls, windows (all or nothing)
     hallmesh org add-staff …                  an account, e.g. the first center admin (password asked for)
 
 The database is ``--database-url``, else ``HALLMESH_DATABASE_URL``, else the SQLite file in
@@ -33,6 +34,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     actions = org.add_subparsers(dest="org_command", required=True, metavar="ACTION")
     seed = actions.add_parser("seed", help="load the Ningxia region, its 5 cities and 22 counties/districts")
     seed.add_argument("--units", help="also load this CSV (code,name,level,parent_code): townships, villages")
+    imp = actions.add_parser(
+        "import", help="import townships, villages, departments, halls and windows (xlsx) or units (CSV)"
+    )
+    imp.add_argument(
+        "file", help="workbook with sheets 单位/部门/大厅/窗口, or CSV code,name,level,parent_code"
+    )
     staff = actions.add_parser("add-staff", help="create a staff account (asks for its password)")
     staff.add_argument("--employee-no", required=True, help="工号")
     staff.add_argument("--name", required=True, help="姓名")
@@ -42,11 +49,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--roles", required=True,
         help="comma-separated: clerk, reviewer, approver, dept_admin, center_admin, technician, ops_viewer, supervisor",
     )  # fmt: skip
-    for p in (seed, staff):
+    for p in (seed, imp, staff):
         p.add_argument(
             "--database-url", default=None, help="default: HALLMESH_DATABASE_URL or the data dir's SQLite"
         )
     seed.set_defaults(func=_seed)
+    imp.set_defaults(func=_import)
     staff.set_defaults(func=_add_staff)
 
 
@@ -77,6 +85,42 @@ def _seed(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"{added} units added")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, col, select
+
+    from workflow.codes import Role
+    from workflow.org import OrgUnit
+    from workflow.org_import import import_org
+    from workflow.scope import Scope
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as err:
+        print(f"error: {err}")
+        return 2
+    engine = _engine(args)
+    try:
+        with Session(engine) as session:
+            root = session.exec(select(OrgUnit).where(col(OrgUnit.parent_id).is_(None))).first()
+            if root is None or root.id is None:
+                print("error: no organisation yet (run `hallmesh org seed` first)")
+                return 2
+            region = Scope(0, frozenset({Role.CENTER_ADMIN}), root.id, root.path, None)
+            result = import_org(session, region, data)
+            if result.issues:
+                session.rollback()
+                for issue in result.issues:
+                    print(issue)
+                print(f"error: {len(result.issues)} problems; nothing imported")
+                return 2
+            session.commit()
+    finally:
+        engine.dispose()
+    for kind, c in result.counts.items():
+        print(f"{kind}: {c.created} added, {c.updated} updated, {c.unchanged} unchanged")
     return 0
 
 

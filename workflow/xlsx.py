@@ -160,12 +160,18 @@ class Book:
     issues: list[Issue]
 
 
-class _Sheet:
+class Sheet:
     """Cells of one sheet by header, converted per column, collecting issues."""
 
-    def __init__(self, name: str, rows: list[tuple[Any, ...]], issues: list[Issue]) -> None:
+    def __init__(
+        self,
+        name: str,
+        rows: list[tuple[Any, ...]],
+        issues: list[Issue],
+        columns: tuple[Column, ...] | None = None,
+    ) -> None:
         self.name, self.issues = name, issues
-        self.columns = COLUMNS[name]
+        self.columns = columns if columns is not None else COLUMNS[name]
         self.rows: list[tuple[int, dict[str, Any]]] = []
         self.bad_rows: set[int] = set()
         header = [str(c).strip() if c is not None else "" for c in (rows[0] if rows else ())]
@@ -225,9 +231,9 @@ def _convert(col: Column, cell: Any) -> Any:
     return text
 
 
-def ordered(issues: list[Issue]) -> list[Issue]:
+def ordered(issues: list[Issue], sheets: list[str] | None = None) -> list[Issue]:
     """Issues in workbook order: sheet (as in the template), row, column."""
-    sheets = list(COLUMNS)
+    sheets = sheets if sheets is not None else list(COLUMNS)
     return sorted(issues, key=lambda i: (sheets.index(i.sheet) if i.sheet in sheets else -1, i.row, i.column))
 
 
@@ -237,23 +243,31 @@ def read(data: bytes) -> tuple[list[ItemRecord], list[Issue]]:
     return book.records, book.issues
 
 
-def read_book(data: bytes) -> Book:
-    """Records and staff rows of the workbook ``data``, and the problems found; with any problem, neither."""
+def load(
+    data: bytes, columns: dict[str, tuple[Column, ...]], optional: frozenset[str] = frozenset()
+) -> tuple[dict[str, Sheet], list[Issue]]:
+    """The sheets named in ``columns`` that ``data`` has, read and converted, and the problems found."""
     issues: list[Issue] = []
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
-        return Book([], None, [Issue("", 0, "", f"不是有效的 xlsx 文件（{err}）")])
+        return {}, [Issue("", 0, "", f"不是有效的 xlsx 文件（{err}）")]
     try:
-        sheets: dict[str, _Sheet] = {}
-        for name in COLUMNS:
+        sheets: dict[str, Sheet] = {}
+        for name, cols in columns.items():
             if name not in book.sheetnames:
-                if name not in OPTIONAL_SHEETS:
+                if name not in optional:
                     issues.append(Issue(name, 0, "", "缺少工作表"))
                 continue
-            sheets[name] = _Sheet(name, list(book[name].iter_rows(values_only=True)), issues)
+            sheets[name] = Sheet(name, list(book[name].iter_rows(values_only=True)), issues, cols)
     finally:
         book.close()
+    return sheets, issues
+
+
+def read_book(data: bytes) -> Book:
+    """Records and staff rows of the workbook ``data``, and the problems found; with any problem, neither."""
+    sheets, issues = load(data, COLUMNS, OPTIONAL_SHEETS)
     if any(name not in sheets for name in COLUMNS if name not in OPTIONAL_SHEETS):
         return Book([], None, ordered(issues))
     records = _assemble(sheets[CATALOG], sheets[DETAILS], sheets[MATERIALS])
@@ -261,7 +275,7 @@ def read_book(data: bytes) -> Book:
     return Book([], None, ordered(issues)) if issues else Book(records, staff, [])
 
 
-def _staff_rows(sheet: _Sheet, catalog: _Sheet) -> list[StaffRow]:
+def _staff_rows(sheet: Sheet, catalog: Sheet) -> list[StaffRow]:
     names = {v.get("implementation_code"): v.get("name") for _, v in catalog.rows}
     seen: dict[tuple[str, str, str], int] = {}
     out: list[StaffRow] = []
@@ -284,7 +298,7 @@ def _staff_rows(sheet: _Sheet, catalog: _Sheet) -> list[StaffRow]:
     return out
 
 
-def _by_code(sheet: _Sheet, seen_in: set[str] | None) -> dict[str, tuple[int, dict[str, Any]]]:
+def _by_code(sheet: Sheet, seen_in: set[str] | None) -> dict[str, tuple[int, dict[str, Any]]]:
     found: dict[str, tuple[int, dict[str, Any]]] = {}
     for number, values in sheet.rows:
         code = values.get("implementation_code")
@@ -299,7 +313,7 @@ def _by_code(sheet: _Sheet, seen_in: set[str] | None) -> dict[str, tuple[int, di
     return found
 
 
-def _assemble(catalog: _Sheet, details: _Sheet, materials: _Sheet) -> list[ItemRecord]:
+def _assemble(catalog: Sheet, details: Sheet, materials: Sheet) -> list[ItemRecord]:
     items = _by_code(catalog, None)
     detail_rows = _by_code(details, set(items))
     mats: dict[str, list[tuple[int, dict[str, Any]]]] = {}
@@ -356,12 +370,12 @@ def _assemble(catalog: _Sheet, details: _Sheet, materials: _Sheet) -> list[ItemR
 _RECORD_KEYS = {"implementation_code", "basic_code", "unit_code", "department_code"}
 
 
-def _report(sheet: _Sheet, row: int, err: ValidationError) -> None:
+def _report(sheet: Sheet, row: int, err: ValidationError) -> None:
     for e in err.errors():
         _report_one(sheet, row, str(e["loc"][0]) if e["loc"] else "", e["msg"])
 
 
-def _report_one(sheet: _Sheet, row: int, key: str, message: str) -> None:
+def _report_one(sheet: Sheet, row: int, key: str, message: str) -> None:
     keys = [c.key for c in sheet.columns]
     sheet.issue(row, keys.index(key) if key in keys else 0, f"内容不合要求：{message}")
 

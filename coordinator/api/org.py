@@ -1,35 +1,47 @@
 """``/api/v1/org``: units, departments, halls and windows — read within scope, changed by center admins.
 
-Technicians (and center admins) bind a window to the agent of its counter PC.
+Technicians (and center admins) bind a window to the agent of its counter PC. ``POST /import`` takes the lower
+levels (townships, villages, their departments, halls and windows) as a workbook or a CSV of units.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, status
+from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
 from coordinator.api.deps import SessionDep
 from coordinator.api.principal import PrincipalDep
+from coordinator.models.catalog import ImportIssue
 from coordinator.models.organisation import (
     DepartmentCreate,
     DepartmentPublic,
     HallCreate,
     HallPublic,
+    ImportCounts,
+    OrgImportReport,
     UnitCreate,
     UnitPublic,
     WindowBind,
     WindowCreate,
     WindowPublic,
 )
+from workflow import org_import
 from workflow.codes import Level
-from workflow.errors import Conflict
+from workflow.errors import Conflict, InvalidInput
 from workflow.org import Department, Hall, OrgUnit, Window, add_unit
 from workflow.scope import Action
 
 router = APIRouter(prefix="/api/v1/org", tags=["organisation"])
 CREATED = status.HTTP_201_CREATED
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+_KINDS = {
+    "units": org_import.UNITS, "departments": org_import.DEPARTMENTS, "halls": org_import.HALLS,
+    "windows": org_import.WINDOWS,
+}  # fmt: skip
 
 
 @router.get("/units")
@@ -149,3 +161,32 @@ def bind_window(
     session.add(window)
     session.commit()
     return WindowPublic.model_validate(window, from_attributes=True)
+
+
+@router.post(
+    "/import",
+    responses={422: {"model": OrgImportReport, "description": "problems found; nothing was imported"}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
+def import_org(
+    principal: PrincipalDep, session: SessionDep, data: Annotated[bytes, Body(media_type=XLSX)]
+) -> OrgImportReport:
+    """Import lower levels (body: the .xlsx, or a CSV of units). Any problem → 422 with all of them, nothing imported."""
+    principal.scope.require(Action.ORG_WRITE)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidInput(f"文件超过 {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
+    result = org_import.import_org(session, principal.scope, data)
+    if result.issues:
+        session.rollback()
+        report = OrgImportReport(ok=False, issues=[ImportIssue(**vars(i)) for i in result.issues])
+        return JSONResponse(report.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)  # type: ignore[return-value]
+    session.commit()
+    counts = {key: ImportCounts(**vars(result.counts[sheet])) for key, sheet in _KINDS.items()}
+    return OrgImportReport(ok=True, **counts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coordinator.models.catalog import ImportIssue
 from workflow.codes import Level, Role
 
 
@@ -72,6 +73,23 @@ class WindowPublic(BaseModel):
     number: str
     name: str
     agent_id: str | None
+
+
+class ImportCounts(BaseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class OrgImportReport(BaseModel):
+    """The answer to an organisation import: counts per kind of row, or every problem (nothing imported)."""
+
+    ok: bool
+    units: ImportCounts = Field(default_factory=ImportCounts)
+    departments: ImportCounts = Field(default_factory=ImportCounts)
+    halls: ImportCounts = Field(default_factory=ImportCounts)
+    windows: ImportCounts = Field(default_factory=ImportCounts)
+    issues: list[ImportIssue] = Field(default_factory=list)
 
 
 class StaffCreate(_In):
