@@ -110,7 +110,8 @@ class CommandRunner:
         if cmd.action not in driver.describe().commands:
             return ResultStatus.REJECTED, {}, f"device {cmd.device!r} has no action {cmd.action!r}"
         try:
-            result = await driver.execute(cmd.action, dict(cmd.args))
+            # The runner adds the command's id, so captures and job events can name the command they answer.
+            result = await driver.execute(cmd.action, {**cmd.args, "cmd_id": str(cmd.cmd_id)})
         except (UnknownAction, BadArguments) as err:
             return ResultStatus.REJECTED, {}, str(err)
         except DriverError as err:

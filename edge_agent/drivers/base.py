@@ -7,7 +7,7 @@ A driver is a small class that wraps one device:
 - ``describe()`` returns the device's inventory entry (kind, model, commands, capabilities);
 - ``await poll()`` returns a :class:`Health` snapshot, or raises ``DeviceError`` when the device is gone;
 - ``await execute(action, args)`` runs a command and returns its result, raising ``UnknownAction``,
-  ``BadArguments`` or ``DeviceError``;
+  ``BadArguments`` or ``DeviceError``; the command runner adds ``args["cmd_id"]`` (the command's id);
 - ``emit(type, data)`` — given to the driver at construction — reports something the device did on its own
   (a button press, a finished print job). It may raise :class:`~edge_agent.errors.OutboxFull`.
 - ``await self.capture(Capture(...))`` hands a file the device produced (a scanned PDF, a page image, a

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Final, Union
 from pydantic import Field
 
 from edge_agent.drivers.base import AnyDriver, DeviceConfigBase, EmitFn
+from edge_agent.drivers.printer import PrinterConfig, PrinterDriver
+from edge_agent.drivers.scanner import ScannerConfig, ScannerDriver
 from edge_agent.drivers.sim import SimConfig, SimDriver
 from edge_agent.drivers.terminal import TerminalConfig, TerminalDriver
 from edge_agent.errors import ConfigError
@@ -27,6 +29,8 @@ class DriverKind:
 KINDS: Final[dict[str, DriverKind]] = {
     "sim": DriverKind(SimConfig, SimDriver),
     "terminal": DriverKind(TerminalConfig, TerminalDriver),
+    "scanner": DriverKind(ScannerConfig, ScannerDriver),
+    "printer": DriverKind(PrinterConfig, PrinterDriver),
 }
 
 

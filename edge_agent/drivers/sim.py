@@ -6,6 +6,9 @@ Commands:
                 them (tests push 10,000 events through the outbox with it)
     fail     -- ``{seconds?}``: from now on connect and poll fail, for ``seconds`` or until ``recover``
     recover  -- ends a failure
+    capture  -- ``{case?, width=320, height=240, seed=0, count=1}``: ``count`` synthetic page photos (JPEG,
+                seeds ``seed``…) through the blob pipeline, as a document camera's captures would go;
+                returns the sha256 and size of each
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from edge_agent.drivers.base import DeviceConfigBase, Driver, EmitFn, Health, Reading
+from edge_agent.drivers.base import Capture, DeviceConfigBase, Driver, EmitFn, Health, Reading
 from edge_agent.errors import BadArguments, DeviceError, OutboxFull, UnknownAction
 from protocols.messages import DeviceInfo, DeviceStatus, Name
 
@@ -61,7 +64,7 @@ def _int_arg(args: dict[str, JsonValue], name: str, default: int, lo: int, hi: i
 
 class SimDriver(Driver[SimConfig]):
     kind = "sim"
-    COMMANDS = ("echo", "emit", "fail", "recover")
+    COMMANDS = ("echo", "emit", "fail", "recover", "capture")
 
     def __init__(self, config: SimConfig, emit: EmitFn) -> None:
         super().__init__(config, emit)
@@ -115,7 +118,7 @@ class SimDriver(Driver[SimConfig]):
 
     async def execute(self, action: str, args: dict[str, JsonValue]) -> dict[str, JsonValue]:
         if action == "echo":
-            return dict(args)
+            return {k: v for k, v in args.items() if k != "cmd_id"}
         if action == "emit":
             return await self._emit_many(args)
         if action == "fail":
@@ -130,7 +133,31 @@ class SimDriver(Driver[SimConfig]):
         if action == "recover":
             self._failing_until = None
             return {"failing": False}
+        if action == "capture":
+            return await self._capture(args)
         raise UnknownAction(f"sim device has no action {action!r}")
+
+    async def _capture(self, args: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        width = _int_arg(args, "width", 320, 16, 8192)
+        height = _int_arg(args, "height", 240, 16, 8192)
+        seed = _int_arg(args, "seed", 0, 0, 2**31)
+        count = _int_arg(args, "count", 1, 1, 1000)
+        case = args.get("case")
+        refs: list[JsonValue] = []
+        for n in range(seed, seed + count):
+            data = await asyncio.to_thread(_synthetic_jpeg, width, height, n)
+            ref = await self.capture(
+                Capture(
+                    data,
+                    "image/jpeg",
+                    kind="photo",
+                    case=str(case) if isinstance(case, int | str) and not isinstance(case, bool) else None,
+                    cmd_id=str(args["cmd_id"]) if isinstance(args.get("cmd_id"), str) else None,
+                    meta={"width": width, "height": height, "seed": n},
+                )
+            )
+            refs.append({"sha256": ref.sha256, "size": ref.size})
+        return {"captures": refs, "media_type": "image/jpeg"}
 
     async def _emit_many(self, args: dict[str, JsonValue]) -> dict[str, JsonValue]:
         count = _int_arg(args, "count", 1, 1, MAX_EMIT)
@@ -158,3 +185,20 @@ class SimDriver(Driver[SimConfig]):
             self._ticks += 1
             with contextlib.suppress(OutboxFull):  # counted and logged by the outbox
                 self.emit("tick", {"n": self._ticks})
+
+
+def _synthetic_jpeg(width: int, height: int, seed: int) -> bytes:
+    """A page-like picture with per-seed noise (so every seed gives different bytes)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    img = np.full((height, width, 3), 235, np.uint8)
+    img += rng.integers(0, 20, img.shape, dtype=np.uint8)
+    for i in range(1, max(2, height // 24)):
+        y = i * 24
+        cv2.line(img, (width // 10, y), (width - width // 10, y), (40, 40, 40), 2)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise DeviceError("JPEG encoding failed")
+    return bytes(buf)

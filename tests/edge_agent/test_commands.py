@@ -98,7 +98,10 @@ def test_outcomes(tmp_path: Path) -> None:
         ]
         assert outcome[1][1] == "paper jam"
         assert outcome[2][1] == "RuntimeError: driver bug"
-        assert next(r for r in h.results() if r.cmd_id == cmds[0].cmd_id).result == {"x": 1}
+        assert next(r for r in h.results() if r.cmd_id == cmds[0].cmd_id).result == {
+            "x": 1,
+            "cmd_id": str(cmds[0].cmd_id),
+        }  # the runner adds the id
         assert h.rebirths == 1
         assert [a for a, _ in h.driver.executed] == [
             "echo",
@@ -125,7 +128,11 @@ def test_at_most_once_per_cmd_id(tmp_path: Path) -> None:
         await h.settle()
         assert len(h.driver.executed) == 1
         (again,) = h.results()
-        assert (again.cmd_id, again.status, again.result) == (c.cmd_id, ResultStatus.DONE, {"x": 1})
+        assert (again.cmd_id, again.status, again.result) == (
+            c.cmd_id,
+            ResultStatus.DONE,
+            {"x": 1, "cmd_id": str(c.cmd_id)},
+        )
 
     scenario(tmp_path, body)
 

@@ -54,7 +54,7 @@ def test_comes_online_with_state_birth_and_device_states(agent: Agent, coordinat
     assert all(m.env.boot == 1 for m in first)
     assert isinstance(birth, BirthBody)
     assert [d.id for d in birth.devices] == ["sim-1"]
-    assert birth.devices[0].commands == ["echo", "emit", "fail", "recover"]
+    assert birth.devices[0].commands == ["echo", "emit", "fail", "recover", "capture"]
     assert birth.outbox.epoch == agent.outbox.epoch
     assert birth.keepalive_s == 5
     assert isinstance(dev, DevStateBody)

@@ -28,7 +28,7 @@ def test_registry_builds_the_sim_driver() -> None:
     assert isinstance(driver, SimDriver)
     info = driver.describe()
     assert (info.id, info.kind, info.model) == ("sim-1", "sim", "hallmesh-sim")
-    assert info.commands == ["echo", "emit", "fail", "recover"]
+    assert info.commands == ["echo", "emit", "fail", "recover", "capture"]
 
 
 def test_poll_echo_emit() -> None:
