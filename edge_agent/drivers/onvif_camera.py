@@ -88,12 +88,17 @@ def redact(uri: str) -> str:
 
 
 class StreamReader:
-    """One ``cv2.VideoCapture`` on a thread of its own, keeping only the newest frame; reopens when lost."""
+    """One ``cv2.VideoCapture`` on a thread of its own, keeping only the newest frame; reopens when lost.
 
-    def __init__(self, uri: str, name: str, open_timeout_s: float) -> None:
+    Every frame is grabbed (pulled off the stream and decoded, which keeps it live and ``fps`` honest), but only
+    ``wanted_fps`` of them a second are converted into BGR images.
+    """
+
+    def __init__(self, uri: str, name: str, open_timeout_s: float, wanted_fps: float) -> None:
         self.uri = uri
         self.name = name
         self.open_timeout_s = open_timeout_s
+        self.wanted_fps = wanted_fps
         self.error = ""
         self.open_seconds: float | None = None  # how long the last successful open took
         self._lock = threading.Lock()
@@ -152,15 +157,23 @@ class StreamReader:
                 else:
                     self.open_seconds = time.monotonic() - started
                     delay = 0.5
+                    retrieved = 0.0
                     while not self._stop.is_set():
-                        ok, frame = cap.read()
-                        if not ok or frame is None:
+                        if not cap.grab():
                             self.error = f"{redact(self.uri)} stopped delivering frames"
                             break
                         now = time.time()
                         with self._lock:
-                            self._latest = (now, np.asarray(frame))
                             self._times.append(now)
+                        if now - retrieved < 0.9 / max(self.wanted_fps, 0.01):
+                            continue
+                        ok, frame = cap.retrieve()
+                        if not ok or frame is None:
+                            self.error = f"{redact(self.uri)} gave an undecodable frame"
+                            continue
+                        retrieved = now
+                        with self._lock:
+                            self._latest = (now, np.asarray(frame))
                         self.error = ""
             finally:
                 cap.release()
@@ -275,6 +288,8 @@ class OnvifDriver(Driver[OnvifConfig]):
 
     def want_frames(self, fps: float) -> None:
         self._wanted_fps = max(float(fps), 0.0)
+        if self._reader is not None:
+            self._reader.wanted_fps = self._wanted_fps
         if self._wanted_fps > 0 and self._reader is None and self._stream_uri is not None:
             self._start_reader()
         elif self._wanted_fps == 0:
@@ -295,7 +310,9 @@ class OnvifDriver(Driver[OnvifConfig]):
 
     def _start_reader(self) -> None:
         assert self._stream_uri is not None
-        self._reader = StreamReader(self._stream_uri, self.device_id, self.config.open_timeout_s)
+        self._reader = StreamReader(
+            self._stream_uri, self.device_id, self.config.open_timeout_s, self._wanted_fps
+        )
         self._reader.start()
 
     def _stop_reader(self) -> None:
