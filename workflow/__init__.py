@@ -8,8 +8,10 @@
     catalog    -- CatalogItem and its ItemVersion rows (table 4 fields), draft → published, no overlaps
     process    -- ProcessTemplate per item version: steps, roles, time limits, branches, forwarding
     seed       -- the Ningxia organisation tree from ``data/ningxia.csv``
+    org_import -- lower levels (units, departments, halls, windows) from a workbook or CSV, all or nothing
     xlsx       -- the spreadsheet templates (columns as data), reading with validation, writing
     importer   -- validated import of a catalog workbook: any error → nothing imported
+    staffing   -- the workbook's staff per process step (附件1 表2): checked, applied, exported
 
 Imports nothing of ours (DESIGN.md §3).
 """
