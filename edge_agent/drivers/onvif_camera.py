@@ -106,9 +106,17 @@ class StreamReader:
         self._times: deque[float] = deque(maxlen=30)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"onvif-{name}", daemon=True)
+        self._started = 0.0
 
     def start(self) -> None:
+        self._started = time.monotonic()
         self._thread.start()
+
+    def running_for(self) -> float:
+        return time.monotonic() - self._started
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         """Ask the thread to end (without waiting: it releases the capture after its current read)."""
@@ -255,7 +263,10 @@ class OnvifDriver(Driver[OnvifConfig]):
             readings.append(Reading("fps", reader.fps(), "1/s"))
             if age is not None:
                 readings.append(Reading("frame_age_seconds", age, "s"))
-            if age is None or age > self.config.stale_after_s:
+            # a stream just asked for gets its open time (RTSP takes seconds) before it counts as stale
+            if (age is None and reader.running_for() > self.config.stale_after_s) or (
+                age is not None and age > self.config.stale_after_s
+            ):
                 waited = "no frame yet" if age is None else f"no frame for {age:.0f} s"
                 problems.append(f"{waited}{': ' + reader.error if reader.error else ''}")
         skew = self.clock_skew_s
@@ -317,6 +328,7 @@ class OnvifDriver(Driver[OnvifConfig]):
 
     def _stop_reader(self) -> None:
         reader, self._reader = self._reader, None
+        self._stopping = [r for r in self._stopping if r.alive()]
         if reader is not None:
             reader.stop()
             self._stopping.append(reader)

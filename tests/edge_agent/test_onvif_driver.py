@@ -248,7 +248,7 @@ def test_frames_over_rtsp_from_the_gstreamer_server() -> None:
 
 def test_a_dead_stream_makes_the_camera_degraded(sim: OnvifCameraSim) -> None:
     async def scenario() -> None:
-        driver = _driver(sim.port, open_timeout_s=1)
+        driver = _driver(sim.port, open_timeout_s=1, stale_after_s=0.5)
         await driver.connect()
         try:
             driver._stream_uri = (
@@ -258,6 +258,7 @@ def test_a_dead_stream_makes_the_camera_degraded(sim: OnvifCameraSim) -> None:
             reader = driver.reader
             assert reader is not None
             await _until(lambda: reader.error, what="the reader to report its error")
+            await _until(lambda: reader.running_for() > 0.5, what="the stream's grace period to end")
             health = await driver.poll()
             assert health.status is DeviceStatus.DEGRADED
             assert "no frame yet: cannot open http://127.0.0.1:" in health.reason
