@@ -421,7 +421,11 @@ def probe_message(message_id: str, types: str = "dn:NetworkVideoTransmitter") ->
 
 
 def parse_probe_matches(data: bytes, message_id: str, source: tuple[str, int]) -> list[ProbeMatch]:
-    """The ProbeMatch entries of a reply to ``message_id``; raises OnvifError("protocol") on broken XML."""
+    """The ProbeMatch entries of a reply to ``message_id``; raises OnvifError("protocol") on broken XML.
+
+    Lenient where devices are known to stray (ipycam 1.3.0 sends a bare ProbeMatch without ProbeMatches, with
+    the EndpointReference in the discovery namespace): any ProbeMatch in the Body counts.
+    """
     try:
         root = ET.fromstring(data)  # noqa: S314 - see the import
     except ET.ParseError as err:
@@ -429,8 +433,8 @@ def parse_probe_matches(data: bytes, message_id: str, source: tuple[str, int]) -
     if root.findtext("s:Header/a:RelatesTo", "", _NS).strip() != message_id:
         return []
     out = []
-    for m in root.findall("s:Body/d:ProbeMatches/d:ProbeMatch", _NS):
-        endpoint = m.findtext("a:EndpointReference/a:Address", "", _NS).strip()
+    for m in root.iterfind("s:Body//d:ProbeMatch", _NS):
+        endpoint = m.findtext("{*}EndpointReference/{*}Address", "").strip()
         xaddrs = tuple(m.findtext("d:XAddrs", "", _NS).split())
         if not endpoint or not xaddrs:
             continue

@@ -4,7 +4,9 @@ OnvifError with the right kind."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -289,6 +291,31 @@ def test_discovery_returns_as_soon_as_everyone_answered(sim: OnvifCameraSim) -> 
         return loop.time() - start
 
     assert run(timed()) < 10  # answered, not timed out
+
+
+def test_discovery_finds_ipycam() -> None:
+    """ipycam's own ProbeMatch (an independent implementation), sent back by a unicast responder on loopback."""
+    from ipycam.config import CameraConfig
+    from ipycam.onvif import ONVIFService
+
+    service = ONVIFService(CameraConfig(name="ipycam-1", local_ip="127.0.0.1", onvif_port=8081))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as responder:
+        responder.bind(("127.0.0.1", 0))
+        port = responder.getsockname()[1]
+
+        def answer() -> None:
+            data, addr = responder.recvfrom(65536)
+            relates_to = ET.fromstring(data).findtext(".//{*}MessageID", "")
+            responder.sendto(service.create_probe_match(relates_to).encode(), addr)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        matches = run(probe([("127.0.0.1", port)], timeout_s=10))
+        thread.join(5)
+    [m] = matches
+    assert m.xaddrs == ("http://127.0.0.1:8081/onvif/device_service",)
+    assert m.scope("name") == "ipycam-1"
+    assert m.endpoint == service.device_uuid
 
 
 def test_probe_replies_are_parsed_defensively() -> None:
