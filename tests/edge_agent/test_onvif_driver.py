@@ -316,6 +316,26 @@ def test_wrong_password_is_an_unauthorized_state(sim: OnvifCameraSim) -> None:
     assert "nope" not in (state.last_error or "")
 
 
+def test_password_changed_on_the_camera() -> None:
+    """After connecting, the camera's password changes: snapshots and the next poll say unauthorized."""
+    with OnvifCameraSim(OnvifCameraOptions(name="changing", password=PASSWORD)) as cam:
+
+        async def scenario() -> None:
+            driver = _driver(cam.port)
+            driver.attach_capture(Captures())
+            await driver.connect()
+            try:
+                cam.options.password = "rotated"
+                with pytest.raises(DeviceError, match=r"^unauthorized: "):
+                    await driver.execute("snapshot", {})
+                with pytest.raises(DeviceError, match=r"^unauthorized: "):
+                    await driver.poll()
+            finally:
+                await driver.close()
+
+        run(scenario())
+
+
 def test_camera_gone_is_an_unreachable_state() -> None:
     state = run(_supervised_state(_driver(free_port())))
     assert (state.last_error or "").startswith("unreachable: ")
