@@ -41,7 +41,8 @@ const TEXT = {
     loading: "正在加载…", failed: "加载失败，请稍后再试", notFound: "事项不存在或当前没有有效版本",
     implementationCode: "实施编码", unit: "实施主体", office: "办理处室", coDepartments: "联办机构",
     serviceObjects: "服务对象", channels: "办理形式", appointment: "预约办理", onlinePayment: "网上支付",
-    yes: "支持", no: "不支持", validFrom: "有效期", until: "至", openEnded: "长期",
+    yes: "支持", no: "不支持", validFrom: "有效期",
+    period: (from, to) => (to ? `${from} 至 ${to}（不含）` : `${from} 起长期有效`),
     conditions: "受理条件", materials: "申请材料", noMaterials: "无需提交材料", limits: "办理时限",
     statutory: "法定办结时限", promised: "承诺办结时限", fees: "收费", free: "不收费", feeBasis: "收费依据",
     where: "办理地点和时间", location: "办理地点", hours: "办理时间", contact: "咨询与监督", consultation: "咨询方式",
@@ -60,7 +61,8 @@ const TEXT = {
     loading: "Loading…", failed: "Could not load, please try again later", notFound: "No such service, or none valid today",
     implementationCode: "Implementation code", unit: "Implementing body", office: "Handling office",
     coDepartments: "Co-implementing bodies", serviceObjects: "For", channels: "Channels", appointment: "Appointments",
-    onlinePayment: "Online payment", yes: "Yes", no: "No", validFrom: "Valid", until: "to", openEnded: "until further notice",
+    onlinePayment: "Online payment", yes: "Yes", no: "No", validFrom: "Valid",
+    period: (from, to) => (to ? `from ${from} until before ${to}` : `from ${from}, until further notice`),
     conditions: "Conditions", materials: "Materials", noMaterials: "No materials needed", limits: "Time limits",
     statutory: "Statutory limit", promised: "Promised limit", fees: "Fees", free: "Free of charge", feeBasis: "Basis",
     where: "Where and when", location: "Location", hours: "Hours", contact: "Consultation and supervision",
@@ -234,7 +236,7 @@ function textSection(titleKey, value) {
 
 function renderItem(item) {
   const c = item.content;
-  const period = `${item.valid_from} ${t("until")} ${item.valid_to || t("openEnded")}`;
+  const period = t("period", item.valid_from, item.valid_to);
   const materials = c.materials.length
     ? el("ol", { class: "materials", id: "materials" }, ...c.materials.map(materialRow))
     : el("p", {}, t("noMaterials"));
@@ -255,7 +257,7 @@ function renderItem(item) {
       item.critical_path_days !== null ? el("p", { class: "meta" }, t("criticalPath", item.critical_path_days)) : null,
     )
     : null;
-  $("item").replaceChildren(
+  const parts = [
     el("h1", { id: "item-name" }, c.name),
     facts([
       ["implementationCode", item.implementation_code],
@@ -286,7 +288,8 @@ function renderItem(item) {
     c.results || c.result_sample
       ? section("results", facts([["results", c.results], ["resultSample", c.result_sample ? maybeLink(c.result_sample) : ""]]))
       : null,
-  );
+  ];
+  $("item").replaceChildren(...parts.filter((p) => p));
   document.title = `${c.name} — ${t("title")}`;
 }
 

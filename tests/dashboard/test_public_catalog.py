@@ -150,6 +150,8 @@ def test_search_filter_open_item_and_switch_language(page: tuple[Page, list[str]
     expect(pg.locator("[data-section=fees]")).to_contain_text("不收费")
     expect(pg.locator("#steps > li")).to_have_count(4)
     expect(pg.locator("#steps > li").nth(2)).to_contain_text("2 个工作日")
+    expect(pg.locator("#item")).not_to_contain_text("null")
+    expect(pg.locator("#item")).not_to_contain_text("undefined")
 
     pg.click("#lang")
     expect(pg.locator("html")).to_have_attribute("lang", "en")
