@@ -16,10 +16,11 @@ import cv2
 import numpy as np
 import pytest
 from aiohttp import web
-from pydantic import JsonValue
+from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from edge_agent.drivers.base import Capture, CaptureRef, TileSource
 from edge_agent.drivers.onvif_camera import OnvifConfig, OnvifDriver
+from edge_agent.drivers.registry import KINDS, DriverKind, build_driver, config_union
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
 from edge_agent.supervisor import Supervisor
 from protocols.messages import DeviceStatus, DevStateBody
@@ -96,6 +97,21 @@ def test_the_documented_config_validates() -> None:
         "sub",
         "change-me",
     )
+
+
+def test_fits_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the one registry line (``"onvif": DriverKind(OnvifConfig, OnvifDriver)``) will do, without editing it."""
+    monkeypatch.setitem(KINDS, "onvif", DriverKind(OnvifConfig, OnvifDriver))
+    devices: TypeAdapter[list[Any]] = TypeAdapter(list[config_union()])  # type: ignore[misc,arg-type]
+    entries = [
+        {"id": "cam-1", "kind": "onvif", "host": "192.0.2.21", "password": "x"},
+        {"id": "s", "kind": "sim"},
+    ]
+    configs = devices.validate_python(entries)
+    assert isinstance(configs[0], OnvifConfig)
+    assert isinstance(build_driver(configs[0], _events), OnvifDriver)
+    with pytest.raises(ValidationError, match="tile_profile"):
+        devices.validate_python([{**entries[0], "tile_profile": "tiny"}])
 
 
 def test_driver_against_the_simulator(sim: OnvifCameraSim) -> None:
