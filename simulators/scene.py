@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 import zlib
@@ -153,9 +154,9 @@ def decode_timestamp(frame: Image) -> float | None:
     return ms / 1000.0
 
 
-def render(spec: SceneSpec, ts: float | None = None) -> Frame:
-    """One frame of ``spec``'s scene at time ``ts`` (default: now)."""
-    ts = time.time() if ts is None else ts
+@functools.lru_cache(maxsize=64)
+def _background(spec: SceneSpec) -> Frame:
+    """The part of a scene that never changes: its colour and name (drawn once per camera)."""
     w, h = spec.width, spec.height
     frame = np.empty((h, w, 3), dtype=np.uint8)
     frame[:] = spec.background
@@ -168,10 +169,20 @@ def render(spec: SceneSpec, ts: float | None = None) -> Frame:
     org = ((w - tw) // 2, (h + th) // 2)
     cv2.putText(frame, spec.name, org, font, scale, (0, 0, 0), thick + max(thick // 2, 2), cv2.LINE_AA)
     cv2.putText(frame, spec.name, org, font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    frame.flags.writeable = False
+    return frame
+
+
+def render(spec: SceneSpec, ts: float | None = None) -> Frame:
+    """One frame of ``spec``'s scene at time ``ts`` (default: now)."""
+    ts = time.time() if ts is None else ts
+    w, h = spec.width, spec.height
+    frame = _background(spec).copy()
     # the time as text along the bottom
     text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
     tscale = max(h / 720, 0.3)
-    cv2.putText(frame, text, (int(w * 0.02), int(h * 0.95)), font, tscale, (255, 255, 255), 1, cv2.LINE_AA)
+    org = (int(w * 0.02), int(h * 0.95))
+    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, tscale, (255, 255, 255), 1, cv2.LINE_AA)
     encode_timestamp(frame, ts)
     return frame
 

@@ -254,7 +254,9 @@ class OnvifDriver(Driver[OnvifConfig]):
             await client.device_info()
         except OnvifError as err:
             raise _device_error(err) from err
-        readings = [Reading("clock_skew_seconds", self.clock_skew_s or 0.0, "s")]
+        readings = []
+        if self.clock_skew_s is not None:  # None: the camera would not tell its time without a login
+            readings.append(Reading("clock_skew_seconds", self.clock_skew_s, "s"))
         problems = []
         reader = self._reader
         if reader is not None:
