@@ -170,7 +170,10 @@ def get_template(session: Session, version_id: int) -> ProcessTemplate | None:
 
 
 def set_template(session: Session, version: ItemVersion, definition: ProcessDefinition) -> ProcessTemplate:
-    """Store ``definition`` for a draft version; :class:`InvalidInput` lists every problem."""
+    """Store ``definition`` for a draft version; :class:`InvalidInput` lists every problem.
+
+    Staff of steps that are gone, that now take another role or a shorter time than theirs are unassigned.
+    """
     if version.status != VersionStatus.DRAFT:
         raise Conflict("已发布版本的办理流程不可修改；请新建草稿版本")
     found = problems(definition, version.parsed())
@@ -178,9 +181,18 @@ def set_template(session: Session, version: ItemVersion, definition: ProcessDefi
         raise InvalidInput("；".join(found))
     assert version.id is not None
     template = get_template(session, version.id) or ProcessTemplate(version_id=version.id, definition={})
+    before = (
+        {s.key: s for s in ProcessDefinition.model_validate(template.definition).steps} if template.id else {}
+    )
     template.definition = definition.model_dump(mode="json")
     template.updated_at = time.time()
     session.add(template)
+    session.flush()
+    after = {s.key: s for s in definition.steps}
+    for row in session.exec(select(StepStaff).where(StepStaff.template_id == template.id)):
+        step, old = after.get(row.step_key), before.get(row.step_key)
+        if step is None or old is None or step.role != old.role or row.time_limit > step.time_limit:
+            session.delete(row)
     session.flush()
     return template
 

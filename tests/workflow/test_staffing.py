@@ -283,3 +283,19 @@ def test_sheet_level_problems() -> None:
     ]
     assert "事项名称“事项0000（个体工商户登记）”不一致" in issues[0].reason
     assert "重复（已见于第 2 行）" in issues[1].reason
+
+
+def test_changing_a_draft_process_unassigns_staff_of_changed_steps(engine: sa.Engine) -> None:
+    recs = records(1)
+    staff = catalog_with_processes(engine, recs)
+    with Session(engine) as s:
+        assert import_workbook(s, region_scope(s), xlsx.write(recs, staff_rows(recs, staff))).issues == []
+        version = s.exec(select(ItemVersion)).one()
+        steps = definition().model_dump(mode="json")["steps"]
+        steps[1]["role"] = "approver"  # review: now an approver's step
+        steps[3]["after"] = ["review"]  # approve is gone
+        del steps[2]
+        process.set_template(s, version, process.ProcessDefinition.model_validate({"steps": steps}))
+        s.commit()
+        left = s.exec(select(StepStaff.step_key).order_by(col(StepStaff.step_key))).all()
+        assert left == ["accept", "done"]
