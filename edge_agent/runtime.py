@@ -23,12 +23,12 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from edge_agent.commands import CommandRunner
 from edge_agent.config import AgentConfig, load_config
 from edge_agent.downlink import Downlink, DownlinkRoutes
-from edge_agent.drivers.base import AnyDriver, DriverFactory
+from edge_agent.drivers.base import AnyDriver, DriverFactory, TileSource
 from edge_agent.drivers.registry import build_driver
 from edge_agent.errors import AgentError, ConfigError
 from edge_agent.link import Link
@@ -38,6 +38,9 @@ from edge_agent.renewal import Renewer
 from edge_agent.sender import OutboxSender
 from edge_agent.supervisor import Supervisor
 from edge_agent.uploader import Uploader
+
+if TYPE_CHECKING:
+    from edge_agent.tiles import TilePublisher
 from protocols import envelope, topics
 from protocols.messages import (
     AckBody,
@@ -106,6 +109,7 @@ class Agent:
         self.recorder: Recorder | None = None
         self.renewer: Renewer | None = None
         self.uploader: Uploader | None = None
+        self.tiles: TilePublisher | None = None
 
     # -- lifecycle (caller's thread) ----------------------------------------------------------------------
 
@@ -182,6 +186,17 @@ class Agent:
             driver.attach_capture(uploader.sink(dev.id), uploader.fetch)
             self.drivers[dev.id] = driver
             self.supervisors[dev.id] = Supervisor(driver, self._on_dev_state)
+        if any(isinstance(d, TileSource) for d in self.drivers.values()):
+            from edge_agent.tiles import TilePublisher  # OpenCV: loaded only by agents with cameras
+
+            link = self.link
+            self.tiles = TilePublisher(
+                lambda topic, payload: link.publish(topic, payload, qos=0), self.agent_id
+            )
+            for dev_id, drv in self.drivers.items():
+                if isinstance(drv, TileSource):
+                    self.tiles.add_source(dev_id, drv)
+            self.tiles.start()
         self.commands = CommandRunner(
             self.outbox,
             self.recorder,
@@ -207,6 +222,8 @@ class Agent:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.tiles is not None:
+            await self.tiles.stop()
         await asyncio.gather(*(s.close_driver() for s in self.supervisors.values()))
         self.recorder.flush()
         uploader.close()
@@ -302,6 +319,8 @@ class Agent:
             log.info("telemetry interval set to %g s by the coordinator", cfg.telemetry_interval_s)
             self.telemetry_interval_s = cfg.telemetry_interval_s
             self._telemetry_wake.set()
+        if self.tiles is not None:
+            self.tiles.set_rates(cfg.tile_rates)  # every config carries the whole demand; {} stops all tiles
 
     # -- periodic work (loop) -----------------------------------------------------------------------------
 
