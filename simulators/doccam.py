@@ -271,10 +271,15 @@ def _lighting(rng: np.random.Generator, w: int, h: int) -> npt.NDArray[np.float3
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
-def _with_noise(frame: npt.NDArray[np.float32], sigma: float, rng: np.random.Generator) -> Image:
-    noise = rng.standard_normal(frame.shape[:2], dtype=np.float32)
-    noise *= sigma
-    return np.asarray(cv2.convertScaleAbs(frame + noise[:, :, None]), np.uint8)  # saturates at 255
+def _noise(rng: np.random.Generator, w: int, h: int, sigma: float) -> tuple[Image, Image]:
+    """Sensor noise as (positive part, negative part), so that adding it is two saturating uint8 operations."""
+    field = rng.standard_normal((h, w), dtype=np.float32) * np.float32(sigma)
+    field3 = np.repeat(np.rint(field)[:, :, None], 3, axis=2)
+    return np.clip(field3, 0, 255).astype(np.uint8), np.clip(-field3, 0, 255).astype(np.uint8)
+
+
+def _with_noise(frame: Image, noise: tuple[Image, Image]) -> Image:
+    return np.asarray(cv2.subtract(cv2.add(frame, noise[0]), noise[1]), np.uint8)
 
 
 # -- serving -------------------------------------------------------------------------------------------------
@@ -296,7 +301,11 @@ class DoccamSim:
         self._thread: threading.Thread | None = None
         self.port = self.options.port
         self.clients = 0
-        self.set_scene(self.options.scene)
+        o = self.options
+        rng = np.random.default_rng()
+        # Drawn once: a fresh draw per scene would cost more than the rest of the rendering.
+        self._noise = [_noise(rng, o.width, o.height, o.noise_sigma) for _ in range(max(1, o.variants))]
+        self.set_scene(o.scene)
 
     @property
     def url(self) -> str:
@@ -311,11 +320,11 @@ class DoccamSim:
         """Render ``scene`` and serve it from the next frame on; returns what is now true."""
         o = self.options
         base, corners, marker = render_scene(scene, o.width, o.height)
-        rng = np.random.default_rng()
         params = [cv2.IMWRITE_JPEG_QUALITY, o.jpeg_quality]
         frames = []
-        for _ in range(max(1, o.variants)):
-            ok, buf = cv2.imencode(".jpg", _with_noise(base, o.noise_sigma, rng), params)
+        clean = np.asarray(cv2.convertScaleAbs(base), np.uint8)
+        for noise in self._noise:
+            ok, buf = cv2.imencode(".jpg", _with_noise(clean, noise), params)
             assert ok
             frames.append(buf.tobytes())
         with self._lock:

@@ -493,7 +493,8 @@ class DoccamDriver(Driver[DoccamConfig]):
             target = reader.seq + FRESH_FRAMES
         self._waiters.append((target, waiter))
         try:
-            return await asyncio.wait_for(waiter, self.config.capture_timeout_s)
+            async with asyncio.timeout(self.config.capture_timeout_s):
+                return await waiter
         except TimeoutError as err:
             raise DeviceError(
                 f"no frame from {reader.name} within {self.config.capture_timeout_s:g} s"
