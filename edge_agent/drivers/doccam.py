@@ -218,8 +218,8 @@ class FrameReader:
             self._cap = None
             with self.cond:
                 self.cond.notify_all()
-            if self.error and not self._stop.is_set():
-                log.warning("doccam %s: %s", self.config.id, self.error)
+            if self.error and not self._stop.is_set():  # the supervisor logs the device going down
+                log.debug("doccam %s: %s", self.config.id, self.error)
             for callback in list(self.on_frame):
                 callback()  # waiters learn about the error at once
 
@@ -297,11 +297,12 @@ class _PreviewHandler(BaseHTTPRequestHandler):
         p.reader.want(+1)
         with p.reader.cond:
             p.clients += 1
+            now = p.reader.seq  # only frames read from here on: the last decoded one may be old
         try:
             if path == "/preview.jpg":
-                self._snapshot()
+                self._snapshot(now)
             else:
-                self._stream()
+                self._stream(now)
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
@@ -309,8 +310,8 @@ class _PreviewHandler(BaseHTTPRequestHandler):
             with p.reader.cond:
                 p.clients -= 1
 
-    def _snapshot(self) -> None:
-        got = self.preview.next_jpeg(0, self.preview.config.stale_after_s)
+    def _snapshot(self, after: int) -> None:
+        got = self.preview.next_jpeg(after, self.preview.config.stale_after_s)
         if got is None:
             self.send_error(HTTPStatus.SERVICE_UNAVAILABLE, "no frame from the camera")
             return
@@ -321,13 +322,13 @@ class _PreviewHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(got[1])
 
-    def _stream(self) -> None:
+    def _stream(self, after: int) -> None:
         p = self.preview
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        seq, period = 0, 1.0 / p.config.preview_fps
+        seq, period = after, 1.0 / p.config.preview_fps
         while not p.stopping.is_set():
             got = p.next_jpeg(seq, 1.0)
             if got is None:

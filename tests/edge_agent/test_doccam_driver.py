@@ -391,3 +391,29 @@ def test_a_capture_waits_for_a_fresh_frame_without_blocking_the_loop(sim: Doccam
             await driver.close()
 
     asyncio.run(scenario())
+
+
+def test_frames_are_decoded_only_while_someone_needs_them(small_sim: DoccamSim) -> None:
+    driver = _driver(small_sim.url, preview_port=0)
+
+    async def scenario() -> None:
+        await driver.connect()
+        try:
+            reader = driver._reader
+            assert reader is not None
+            assert reader.latest is not None
+            first = reader.latest[0]  # decoded while opening
+
+            def five_more_frames() -> bool:
+                with reader.cond:
+                    return reader.cond.wait_for(lambda: reader.seq >= first + 5, 10)
+
+            assert await asyncio.to_thread(five_more_frames)
+            assert reader.latest[0] == first  # grabbed, not decoded: nobody asked
+            snapshot = str((await driver.execute("preview", {}))["snapshot"])
+            await asyncio.to_thread(lambda: urllib.request.urlopen(snapshot, timeout=10).read())
+            assert reader.latest[0] > first + 5  # a viewer asked: a frame read after the request
+        finally:
+            await driver.close()
+
+    asyncio.run(scenario())
