@@ -109,7 +109,7 @@ class _Plan:
         self.new_halls: set[tuple[str, str]] = set()
         self.window_rows: list[dict[str, Any]] = []
 
-    def unit_rows(self) -> None:
+    def check_units(self) -> None:
         sheet = self.sheets.get(UNITS)
         if sheet is None:
             return
@@ -189,7 +189,7 @@ class _Plan:
         unit = self.units.get(code)
         return unit.id if unit is not None else None
 
-    def department_rows(self) -> None:
+    def check_departments(self) -> None:
         sheet = self.sheets.get(DEPARTMENTS)
         for number, v in _good(sheet):
             assert sheet is not None
@@ -213,7 +213,7 @@ class _Plan:
         unit_id = self._unit_id(unit_code)
         return (unit_code, name) in self.new_halls or (unit_id is not None and (unit_id, name) in self.halls)
 
-    def hall_rows(self) -> None:
+    def check_halls(self) -> None:
         sheet = self.sheets.get(HALLS)
         for number, v in _good(sheet):
             assert sheet is not None
@@ -227,7 +227,7 @@ class _Plan:
             else:
                 self.new_halls.add(key)
 
-    def window_rows_(self) -> None:
+    def check_windows(self) -> None:
         sheet = self.sheets.get(WINDOWS)
         seen: set[tuple[str, str, str]] = set()
         for number, v in _good(sheet):
@@ -314,10 +314,10 @@ def import_org(session: Session, scope: Scope, data: bytes) -> OrgImportResult:
     if not sheets:
         return OrgImportResult(xlsx.ordered(issues, list(COLUMNS)))
     plan = _Plan(session, scope, sheets)
-    plan.unit_rows()
-    plan.department_rows()
-    plan.hall_rows()
-    plan.window_rows_()
+    plan.check_units()
+    plan.check_departments()
+    plan.check_halls()
+    plan.check_windows()
     if issues:
         return OrgImportResult(xlsx.ordered(issues, list(COLUMNS)))
     result = OrgImportResult()
