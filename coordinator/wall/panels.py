@@ -69,6 +69,7 @@ class PanelService:
         self.decoder = DecodeCache()
         self.stats = PanelStats()
         self._panels: dict[PanelId, _Panel] = {}
+        self._stopping = False
 
     @property
     def watched(self) -> int:
@@ -92,7 +93,11 @@ class PanelService:
             while True:
                 async with panel.changed:
                     last = seen
-                    await panel.changed.wait_for(lambda: panel.seq != last)  # noqa: B023 (awaited right here)
+                    await panel.changed.wait_for(
+                        lambda: panel.seq != last or self._stopping  # noqa: B023 (awaited right here)
+                    )
+                    if self._stopping:
+                        return
                     seen, jpeg = panel.seq, panel.jpeg
                 yield (
                     f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
@@ -108,6 +113,13 @@ class PanelService:
                     with contextlib.suppress(asyncio.CancelledError):
                         await panel.task
                 self.demand.drop(panel)
+
+    async def shutdown(self) -> None:
+        """End every stream (the server is stopping: it waits for open responses before it can exit)."""
+        self._stopping = True
+        for panel in list(self._panels.values()):
+            async with panel.changed:
+                panel.changed.notify_all()
 
     async def _compose_loop(self, panel: _Panel) -> None:
         wall_id, r, c = panel.pid

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
+from types import FrameType
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PTZ_ACTIONS = frozenset({"ptz_move", "ptz_stop"})
 CAMERA_KINDS = frozenset({"onvif", "camera"})
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class WallService:
@@ -48,8 +52,28 @@ class WallService:
         if self.coordinator.ingest is not None:
             self.coordinator.ingest.receiver.on_tile = self.cache.put
         self.coordinator.metrics.registry.register(self._collector)
+        self._end_streams_on_stop_signals()
+
+    def _end_streams_on_stop_signals(self) -> None:
+        """uvicorn waits for open responses to finish before it shuts down, and a splice panel's MJPEG stream
+        never finishes: chain a handler before the server's own (uvicorn restores its originals on exit) that
+        ends the panel streams. WebSockets need nothing: uvicorn closes them itself."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # an app under test in a thread: no signals there
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            previous = signal.getsignal(sig)
+            if not callable(previous):
+                continue
+
+            def on_stop(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(lambda: loop.create_task(self.panels.shutdown()))
+                previous(signum, frame)
+
+            signal.signal(sig, on_stop)
 
     async def stop(self) -> None:
+        await self.panels.shutdown()
         if self.coordinator.ingest is not None:
             self.coordinator.ingest.receiver.on_tile = None
         for task in self._tasks:
