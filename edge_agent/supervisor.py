@@ -99,6 +99,9 @@ class Supervisor:
 
     async def close_driver(self) -> None:
         try:
-            await asyncio.wait_for(self.driver.close(), self._timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as close() ends,
+            # and the supervisor's task would then never finish.
+            async with asyncio.timeout(self._timeout):
+                await self.driver.close()
         except Exception:  # close must not stop the supervisor; the next connect starts afresh
             log.debug("closing the driver of %s failed", self.device_id, exc_info=True)

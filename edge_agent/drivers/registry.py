@@ -13,6 +13,7 @@ from typing import Annotated, Any, Final, Union
 from pydantic import Field
 
 from edge_agent.drivers.base import AnyDriver, DeviceConfigBase, EmitFn
+from edge_agent.drivers.doccam import DoccamConfig, DoccamDriver
 from edge_agent.drivers.onvif_camera import OnvifConfig, OnvifDriver
 from edge_agent.drivers.printer import PrinterConfig, PrinterDriver
 from edge_agent.drivers.scanner import ScannerConfig, ScannerDriver
@@ -33,6 +34,7 @@ KINDS: Final[dict[str, DriverKind]] = {
     "scanner": DriverKind(ScannerConfig, ScannerDriver),
     "printer": DriverKind(PrinterConfig, PrinterDriver),
     "onvif": DriverKind(OnvifConfig, OnvifDriver),
+    "doccam": DriverKind(DoccamConfig, DoccamDriver),
 }
 
 
