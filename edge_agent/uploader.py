@@ -29,9 +29,8 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import JsonValue
@@ -42,6 +41,9 @@ from edge_agent.errors import DeviceError, OutboxFull
 from edge_agent.recorder import Recorder
 from protocols.blobs import H_AGENT, H_CERT, H_SIG, H_TIME, blob_path, signing_bytes
 from protocols.ids import uuid7
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +202,8 @@ class Uploader:
                 self._client = None
 
     def _http(self) -> httpx.AsyncClient:
+        import httpx  # loaded with the first upload, not by every agent at start
+
         if self._client is None:
             assert self._coordinator is not None
             ca = self._coordinator.ca
@@ -226,6 +230,8 @@ class Uploader:
     async def _upload_one(
         self, capture_id: str, device_id: str, sha256: str, size: int, media_type: str, event: dict[str, Any]
     ) -> bool:
+        import httpx
+
         path = self.spool / f"{capture_id}.blob"
         try:
             data = await asyncio.to_thread(path.read_bytes)

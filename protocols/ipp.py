@@ -21,10 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import IntEnum
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 IPP_VERSION: Final = (1, 1)
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
@@ -520,6 +518,10 @@ def job_status(job: Mapping[str, Attribute]) -> JobStatus:
     )
 
 
+if TYPE_CHECKING:
+    import httpx
+
+
 class IppClient:
     """An IPP/1.1 client for one printer URI; use ``async with`` or call :meth:`close`."""
 
@@ -531,6 +533,8 @@ class IppClient:
         user: str = "hallmesh",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        import httpx  # here, not at the top: an agent without a printer need not load it
+
         self.uri = uri
         self.url = http_url(uri)
         self.user = user
@@ -558,6 +562,8 @@ class IppClient:
 
         Raises :class:`IppConnectionError`, :class:`IppDecodeError` or (error status) :class:`IppStatusError`.
         """
+        import httpx
+
         self._request_id = self._request_id % 0x7FFFFFFF + 1
         body = build_request(operation, self.uri, self.user, extra, data, job, request_id=self._request_id)
         name = operation.name.replace("_", "-").title()

@@ -33,17 +33,25 @@ from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import cv2
-import numpy as np
 from pydantic import Field, JsonValue, field_validator
 
-from edge_agent import doccam_vision as vision
 from edge_agent.drivers.base import Capture, DeviceConfigBase, Driver, EmitFn, Health, Reading, Seconds
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
+from edge_agent.lazy import lazy
 from protocols.messages import DeviceInfo, DeviceStatus
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+
+    from edge_agent import doccam_vision as vision
+else:  # OpenCV and NumPy (≈ 47 MB) load when a camera is used, not in every agent
+    cv2 = lazy("cv2")
+    np = lazy("numpy")
+    vision = lazy("edge_agent.doccam_vision")
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +113,7 @@ def redact(source: int | str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-Frame = tuple[int, float, vision.Image]
+Frame = tuple[int, float, Any]  # (seq, capture time, BGR image)
 """(sequence number, capture time as Unix seconds, BGR image)."""
 
 

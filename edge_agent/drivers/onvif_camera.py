@@ -33,17 +33,26 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import cv2
-import numpy as np
 from pydantic import Field, JsonValue, SecretStr
 
 from edge_agent.drivers.base import Capture, DeviceConfigBase, Driver, EmitFn, Health, Reading, Seconds
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
+from edge_agent.lazy import lazy
 from protocols.messages import DeviceInfo, DeviceStatus
-from protocols.onvif import OnvifClient, OnvifError, Profile
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+
+    from protocols import onvif as _onvif
+    from protocols.onvif import OnvifClient, Profile
+else:  # OpenCV and NumPy (≈ 47 MB) load when a camera is used, not in every agent
+    cv2 = lazy("cv2")
+    np = lazy("numpy")
+    _onvif = lazy("protocols.onvif")  # aiohttp and zeep, ≈ 0.15 s and several MB: only for cameras
 
 log = logging.getLogger(__name__)
 
@@ -210,13 +219,15 @@ class OnvifDriver(Driver[OnvifConfig]):
     async def connect(self) -> None:
         await self.close()
         c = self.config
-        client = OnvifClient(c.host, c.port, c.username, c.password.get_secret_value(), timeout_s=c.timeout_s)
+        client = _onvif.OnvifClient(
+            c.host, c.port, c.username, c.password.get_secret_value(), timeout_s=c.timeout_s
+        )
         try:
             await client.connect()
             self._profiles = await client.profiles()
             self._tile = self._choose_tile_profile()
             uri = await client.stream_uri(self._tile.token, c.stream_protocol)
-        except OnvifError as err:
+        except _onvif.OnvifError as err:
             await client.close()
             raise _device_error(err) from err
         self._client = client
@@ -252,7 +263,7 @@ class OnvifDriver(Driver[OnvifConfig]):
         client = self._connected()
         try:
             await client.device_info()
-        except OnvifError as err:
+        except _onvif.OnvifError as err:
             raise _device_error(err) from err
         readings = []
         if self.clock_skew_s is not None:  # None: the camera would not tell its time without a login
@@ -346,7 +357,7 @@ class OnvifDriver(Driver[OnvifConfig]):
         client = self._connected()
         try:
             return await fn(client)
-        except OnvifError as err:
+        except _onvif.OnvifError as err:
             raise _device_error(err) from err
 
     def _choose_tile_profile(self) -> Profile:
@@ -356,7 +367,9 @@ class OnvifDriver(Driver[OnvifConfig]):
                 if p.token == c.profile_token:
                     return p
             tokens = ", ".join(p.token for p in self._profiles)
-            raise OnvifError("unsupported", f"no profile {c.profile_token!r} (the camera has {tokens})")
+            raise _onvif.OnvifError(
+                "unsupported", f"no profile {c.profile_token!r} (the camera has {tokens})"
+            )
         ordered = sorted(self._profiles, key=lambda p: p.pixels)
         return ordered[0] if c.tile_profile == "sub" else ordered[-1]
 
@@ -427,5 +440,5 @@ def _velocity(args: dict[str, JsonValue], key: str) -> float:
     return float(value)
 
 
-def _device_error(err: OnvifError) -> DeviceError:
+def _device_error(err: _onvif.OnvifError) -> DeviceError:
     return DeviceError(f"{err.kind}: {err.reason}")
