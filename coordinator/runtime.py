@@ -13,6 +13,7 @@ from coordinator import db
 from coordinator.blobs.auth import AgentSignature
 from coordinator.blobs.metrics import BlobCollector
 from coordinator.blobs.store import BlobStore
+from coordinator.cases.hooks import CaseHooks
 from coordinator.cases.service import CaseService
 from coordinator.commands import CommandService
 from coordinator.conferences import ConferenceService
@@ -41,6 +42,8 @@ class Coordinator:
     blobs: BlobStore = field(init=False)
     agent_auth: AgentSignature = field(init=False)
     cases: CaseService | None = None
+    case_hooks: CaseHooks = field(default_factory=CaseHooks)
+    """listeners of case events (SMS, certificates): see coordinator/cases/hooks.py"""
 
     @classmethod
     def create(cls, settings: Settings) -> Coordinator:
