@@ -13,7 +13,7 @@ Commands:
     sign    -- ``{case?, signs?, timeout_s?}``: START a session, wait for the signer's OK, then hand the
                strokes (JSON, kind ``signature_strokes``) and their picture (PNG, kind ``signature``) to the
                capture pipeline; returns both refs. ``signs`` is the sha256 of the material being signed.
-    clear   -- wipe the ink on the pad (a running signature starts over)
+    clear   -- wipe the ink on the pad (a running signature starts over); returns once the pad confirms
     cancel  -- end a running ``sign`` (it fails with "cancelled") and send the pad back to idle
 
 An OK pressed on the pad with no ``sign`` running is a signature started on the device: it is captured
@@ -77,6 +77,8 @@ from protocols.sigpad import (
 log = logging.getLogger(__name__)
 
 STROKES_FORMAT = "hallmesh-strokes-v1"
+PROFILE, PROFILE_VERSION = "hallmesh-sigpad", "1"
+"""The device profile of this pad (device_profiles/profiles/hallmesh-sigpad.yaml)."""
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _RESEND_EVERY_S = 0.3
 _MAX_RESENDS = 30
@@ -220,6 +222,7 @@ class SigpadDriver(Driver[SigpadConfig]):
         self.info: Info | None = None
         self._info_waiters: list[asyncio.Future[Info]] = []
         self._start_waiters: dict[int, asyncio.Future[None]] = {}
+        self._clear_waiters: list[asyncio.Future[None]] = []
         self._lost: str | None = None
         self._missed = 0
         self._ink = _Ink()
@@ -289,7 +292,8 @@ class SigpadDriver(Driver[SigpadConfig]):
             id=self.device_id,
             kind=self.kind,
             model=self.info.model if self.info else self.config.model,
-            profile="hallmesh-sigpad",
+            profile=PROFILE,
+            profile_version=PROFILE_VERSION,
             capabilities=["telemetry", "events", "capture", "signature"],
             commands=list(self.COMMANDS),
         )
@@ -320,7 +324,7 @@ class SigpadDriver(Driver[SigpadConfig]):
         if action == "sign":
             return await self._sign(args)
         if action == "clear":
-            await self._write(encode_clear(self._seq()))
+            await self._clear()
             return {"cleared": True}
         if action == "cancel":
             running = self._pending is not None
@@ -379,6 +383,24 @@ class SigpadDriver(Driver[SigpadConfig]):
                 await asyncio.wait((acked, pending.done), timeout=min(0.5, deadline - loop.time()))
         finally:
             self._start_waiters.pop(pending.session, None)
+
+    async def _clear(self) -> None:
+        """Send CLEAR until the pad reports an empty pad (its STATUS answer), so new ink is new."""
+        loop = asyncio.get_running_loop()
+        cleared: asyncio.Future[None] = loop.create_future()
+        self._clear_waiters.append(cleared)
+        deadline = loop.time() + self.config.start_timeout_s
+        try:
+            while not cleared.done():
+                if loop.time() >= deadline:
+                    raise DeviceError(
+                        f"the pad did not acknowledge CLEAR within {self.config.start_timeout_s:g} s"
+                    )
+                await self._write(encode_clear(self._seq()))
+                await asyncio.wait((cleared,), timeout=min(0.5, deadline - loop.time()))
+        finally:
+            with contextlib.suppress(ValueError):
+                self._clear_waiters.remove(cleared)
 
     async def _capture(
         self, samples: list[PenSample], session: int, case: str | None, signs: str | None, cmd_id: str | None
@@ -466,14 +488,19 @@ class SigpadDriver(Driver[SigpadConfig]):
         self._write_soon(data).add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _ask_info(self) -> bool:
-        waiter: asyncio.Future[Info] = asyncio.get_running_loop().create_future()
+        """Whether the pad answers INFO within ``info_timeout_s`` (asked up to 3 times: noise may eat one)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Info] = loop.create_future()
         self._info_waiters.append(waiter)
+        deadline = loop.time() + self.config.info_timeout_s
         try:
-            await self._write(encode_info_request(self._seq()))
-            await asyncio.wait_for(waiter, self.config.info_timeout_s)
+            while not waiter.done():
+                left = deadline - loop.time()
+                if left <= 0:
+                    return False
+                await self._write(encode_info_request(self._seq()))
+                await asyncio.wait((waiter,), timeout=min(left, self.config.info_timeout_s / 3))
             return True
-        except TimeoutError:
-            return False
         finally:
             with contextlib.suppress(ValueError):
                 self._info_waiters.remove(waiter)
@@ -529,6 +556,9 @@ class SigpadDriver(Driver[SigpadConfig]):
         self._finishing = False
         if status.samples == 0:
             self._ink = _Ink()
+            for cleared in self._clear_waiters:
+                if not cleared.done():
+                    cleared.set_result(None)
         if status.state is PadState.IDLE and pending is not None and pending.acked:
             self._fail_pending(DeviceError("the pad left the signing session"))
 

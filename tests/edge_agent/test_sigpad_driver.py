@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from pydantic import JsonValue, ValidationError
 
+from device_profiles.loader import builtin_profiles
 from edge_agent.drivers.base import Capture, CaptureRef
 from edge_agent.drivers.sigpad import SigpadConfig, SigpadDriver
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
@@ -79,6 +80,8 @@ def test_fifty_signatures_through_garbage_arrive_intact(sim: SigpadSim) -> None:
             assert result["strokes"] == len(sent[-1])
         health = await driver.poll()
         assert health.status is DeviceStatus.UP
+        profile = builtin_profiles()["hallmesh-sigpad"]
+        assert all(profile.point(r.point) is not None for r in health.readings)  # the profile lists them
         readings = {r.point: r.value for r in health.readings}
         assert readings["garbage_bytes_total"] > 0
         assert readings["crc_errors_total"] > 0  # frames were hit inside and recovered by RESEND
@@ -182,7 +185,7 @@ def test_cancel_clear_and_bad_arguments(sim: SigpadSim) -> None:
             await driver.execute("sign", {"timeout_s": 0})
         with pytest.raises(UnknownAction):
             await driver.execute("scan", {})
-        command = asyncio.create_task(driver.execute("sign", {"case": "c1"}))
+        command = asyncio.create_task(driver.execute("sign", {"case": "c1", "timeout_s": 20}))
         await asyncio.to_thread(sim.wait_state, PadState.SIGNING)
         await asyncio.to_thread(sim.sign_random, 1, 1, 10, False)  # ink, then the clerk clears it
         assert await driver.execute("clear", {}) == {"cleared": True}
@@ -190,13 +193,13 @@ def test_cancel_clear_and_bad_arguments(sim: SigpadSim) -> None:
         result = await command
         assert result["strokes"] == 1
         assert _points(sink.captures[-1]) == [[tuple(p) for p in s] for s in sent]
-        command = asyncio.create_task(driver.execute("sign", {"case": "c2"}))
+        command = asyncio.create_task(driver.execute("sign", {"case": "c2", "timeout_s": 20}))
         await asyncio.to_thread(sim.wait_state, PadState.SIGNING)
         assert await driver.execute("cancel", {}) == {"cancelled": True}
         with pytest.raises(DeviceError, match="cancelled"):
             await command
         await asyncio.to_thread(sim.wait_state, PadState.IDLE)
-        command = asyncio.create_task(driver.execute("sign", {"case": "c3"}))
+        command = asyncio.create_task(driver.execute("sign", {"case": "c3", "timeout_s": 20}))
         await asyncio.to_thread(sim.wait_state, PadState.SIGNING)
         await asyncio.to_thread(sim.press_cancel)
         with pytest.raises(DeviceError, match="signer cancelled"):
@@ -214,6 +217,8 @@ def test_config_and_describe() -> None:
     assert (config.kind, config.baudrate) == ("sigpad", 115_200)
     info = SigpadDriver(config, lambda t, d: None).describe()
     assert (info.kind, info.commands) == ("sigpad", ["sign", "clear", "cancel"])
+    profile = builtin_profiles()[info.profile]
+    assert (profile.driver, profile.version) == ("sigpad", info.profile_version)
     with pytest.raises(ValidationError, match="port"):
         SigpadConfig(id="pad-1")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="baudrate"):
