@@ -214,7 +214,6 @@ class SigpadDriver(Driver[SigpadConfig]):
         self._writer: threading.Thread | None = None
         self._out: _Outgoing | None = None
         self._stop_owed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._seq = SeqCounter()
         self.decoder = FrameDecoder()
         self.bad_payloads = 0
@@ -236,7 +235,7 @@ class SigpadDriver(Driver[SigpadConfig]):
 
     async def connect(self) -> None:
         await self.close()
-        self._loop = loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         c = self.config
         try:
             ser = await loop.run_in_executor(
@@ -245,6 +244,7 @@ class SigpadDriver(Driver[SigpadConfig]):
         except (serial.SerialException, OSError, ValueError) as err:
             raise DeviceError(f"cannot open {c.port}: {err}") from err
         self._serial, self._lost, self._missed = ser, None, 0
+        self._ink, self._finishing = _Ink(), False
         self._closing.clear()
         self._reader = threading.Thread(
             target=self._read_loop, args=(ser, loop), daemon=True, name="sigpad-rx"
@@ -264,6 +264,7 @@ class SigpadDriver(Driver[SigpadConfig]):
     async def close(self) -> None:
         if self._recheck is not None:
             self._recheck.cancel()
+            self._recheck = None
         if self._tasks:  # device-initiated captures under way: let them reach the spool
             await asyncio.wait(self._tasks, timeout=5)
             for task in self._tasks:

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 from PIL import Image
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from device_profiles.loader import builtin_profiles
 from edge_agent.drivers.base import Capture, CaptureRef
+from edge_agent.drivers.registry import KINDS, DriverKind, build_driver, config_union
 from edge_agent.drivers.sigpad import SigpadConfig, SigpadDriver
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
 from protocols.messages import DeviceStatus
@@ -212,7 +213,16 @@ def test_cancel_clear_and_bad_arguments(sim: SigpadSim) -> None:
     assert len(sink.captures) == 2
 
 
-def test_config_and_describe() -> None:
+def test_config_and_describe(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The line registry.py gets when the driver is wired in: agent.toml then takes kind = "sigpad".
+    monkeypatch.setitem(KINDS, "sigpad", DriverKind(SigpadConfig, SigpadDriver))
+    devices = TypeAdapter(config_union())  # what edge_agent.config builds from KINDS at import
+    device = devices.validate_python({"id": "pad-1", "kind": "sigpad", "port": "/dev/ttyUSB0"})
+    assert isinstance(device, SigpadConfig)
+    assert isinstance(build_driver(device, lambda t, d: None), SigpadDriver)
+    with pytest.raises(ValidationError, match=r"sigpad\.baudrate"):
+        devices.validate_python({"id": "p", "kind": "sigpad", "port": "/dev/x", "baudrate": 7})
+
     config = SigpadConfig(id="pad-1", port="/dev/ttyUSB0")
     assert (config.kind, config.baudrate) == ("sigpad", 115_200)
     info = SigpadDriver(config, lambda t, d: None).describe()
