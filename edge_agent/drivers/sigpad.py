@@ -427,7 +427,7 @@ class SigpadDriver(Driver[SigpadConfig]):
             )
         )
         self.signatures += 1
-        return {"signature": _ref(picture), "strokes": _ref(strokes_ref), **meta}
+        return {"signature": _ref(picture), "signature_strokes": _ref(strokes_ref), **meta}
 
     async def _capture_on_device(self, samples: list[PenSample], session: int) -> None:
         try:

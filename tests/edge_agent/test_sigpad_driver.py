@@ -79,6 +79,13 @@ def test_fifty_signatures_through_garbage_arrive_intact(sim: SigpadSim) -> None:
             sent.append(await asyncio.to_thread(sim.sign_random, n, 2, 12))
             result = await command
             assert result["strokes"] == len(sent[-1])
+            refs = sink.captures[-2:]
+            assert result["signature"] == {
+                "sha256": hashlib.sha256(refs[0].data).hexdigest(),
+                "size": len(refs[0].data),
+                "media_type": "image/png",
+            }
+            assert result["signature_strokes"]["sha256"] == hashlib.sha256(refs[1].data).hexdigest()  # type: ignore[call-overload,index]
         health = await driver.poll()
         assert health.status is DeviceStatus.UP
         profile = builtin_profiles()["hallmesh-sigpad"]
