@@ -10,6 +10,7 @@ The pad owns the master side of :func:`os.openpty`; the driver opens the slave p
     strokes = sim.sign_random(seed=7)     # draws a human-like signature and presses OK; returns what it sent
     sim.sign(strokes, ok=False); sim.press_ok()
     sim.inject(b"\\x00\\xff")              # raw bytes on the line
+    sim.silence()                         # the pad hangs: it no longer answers the host
     sim.unplug()                          # the port vanishes (the driver sees it as lost)
     sim.stop()
 
@@ -139,6 +140,7 @@ class SigpadSim:
         self._slave = -1
         self.path = ""
         self.decoder = FrameDecoder()
+        self._silent = False
         self.commands: list[FrameType] = []
         self.garbage_sent = 0
         self.bytes_sent = 0
@@ -231,6 +233,10 @@ class SigpadSim:
             self._set(PadState.IDLE, 0)
             self._send_status()
         self.flush()
+
+    def silence(self, on: bool = True) -> None:
+        """A hung pad: it ignores every command from the host (and keeps its line quiet) until unsilenced."""
+        self._silent = on
 
     def inject(self, data: bytes) -> None:
         """Raw bytes on the line (noise, a half frame, anything)."""
@@ -335,11 +341,12 @@ class SigpadSim:
                 data = b""  # no reader on the slave side yet
                 time.sleep(0.05)
             for frame in self.decoder.feed(data) if data else self.decoder.expire():
-                with contextlib.suppress(SigpadPayloadError):
-                    self._handle(frame)
+                if not self._silent:
+                    with contextlib.suppress(SigpadPayloadError):
+                        self._handle(frame)
             now = time.monotonic()
             with self._lock:
-                if self._state is PadState.DONE and now - last_done >= DONE_REPEAT_S:
+                if self._state is PadState.DONE and not self._silent and now - last_done >= DONE_REPEAT_S:
                     last_done = now
                     self._send_status()
 

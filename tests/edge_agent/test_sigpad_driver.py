@@ -167,7 +167,7 @@ def test_silent_pad_is_degraded_then_down() -> None:
 
     async def scenario() -> None:
         await driver.connect()
-        sim._handle = lambda frame: None  # type: ignore[method-assign]  # the pad stops answering
+        sim.silence()  # the pad hangs
         health = await driver.poll()
         assert health.status is DeviceStatus.DEGRADED
         assert "did not answer INFO" in health.reason
