@@ -6,6 +6,7 @@
     command  -- CommandRow, CommandResult (dedupe of results), CommandCreate, CommandPublic
     meta     -- CoordinatorMeta (key/value: the coordinator's boot counter)
     conference -- Conference, Participant (video conferences and their roll call), API models
+    certificate -- Certificate (registry), Seal, PrinterCalibration, CertificatePrint; sms -- SmsMessage (outbox)
 
 The workflow domain's tables (organisation, staff, catalog: ``workflow.tables``) are registered here too.
 
@@ -13,7 +14,9 @@ Times are Unix seconds (float), as on the wire.
 """
 
 from coordinator.models import blob as _blob  # noqa: F401  (blob store records, migration 0500)
+from coordinator.models import certificate as _certificate  # noqa: F401  (certificates, migration 0700)
 from coordinator.models import conference as _conference  # noqa: F401  (conference tables, migration 0100)
+from coordinator.models import sms as _sms  # noqa: F401  (SMS outbox, migration 0700)
 from coordinator.models.agent import Agent, AgentDetail, AgentPublic, AgentsPublic, InventoryPublic
 from coordinator.models.command import (
     CommandCreate,
