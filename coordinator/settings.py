@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     wall_panel_fps: float = Field(5.0, gt=0, le=30, description="frame rate of a splice-screen panel stream")
     wall_demand_debounce_s: float = Field(0.3, ge=0, le=10, description="quiet time before rates are sent")
 
+    sms_gateway_url: str = Field(
+        "", description="HTTP SMS gateway (JSON POST); empty: notices go to the local sink <data_dir>/sms"
+    )
+    sms_gateway_token: SecretStr | None = Field(None, description="bearer token of the SMS gateway")
+    sms_retry_base_s: float = Field(5.0, gt=0, le=3600, description="first retry delay (doubles each time)")
+    sms_retry_max_s: float = Field(300.0, gt=0, le=86_400, description="longest delay between retries")
+    sms_max_attempts: int = Field(200, ge=1, le=10_000, description="attempts before a notice is failed")
+
     token_generated: bool = Field(False, exclude=True, description="set when demo mode made up the token")
 
     @model_validator(mode="after")
