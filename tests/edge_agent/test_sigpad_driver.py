@@ -17,10 +17,10 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 from device_profiles.loader import builtin_profiles
 from edge_agent.drivers.base import Capture, CaptureRef
 from edge_agent.drivers.registry import KINDS, DriverKind, build_driver, config_union
-from edge_agent.drivers.sigpad import SigpadConfig, SigpadDriver
+from edge_agent.drivers.sigpad import SigpadConfig, SigpadDriver, render_png
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
 from protocols.messages import DeviceStatus
-from protocols.sigpad import PadState
+from protocols.sigpad import Info, PadState, PenSample
 from simulators.sigpad import SigpadSim, SigpadSimOptions, Stroke
 
 
@@ -242,3 +242,19 @@ def test_config_and_describe(monkeypatch: pytest.MonkeyPatch) -> None:
         SigpadConfig(id="pad-1", port="/dev/ttyS0", baudrate=0)
     with pytest.raises(ValidationError, match="extra"):
         SigpadConfig(id="pad-1", port="/dev/ttyS0", parity="E")  # type: ignore[call-arg]
+
+
+def test_png_line_width_follows_pressure() -> None:
+    info = Info(1000, 400, 1000, "m", "f")
+    light = [PenSample(i, 100 + 40 * i, 100, 50, True, 5 * i) for i in range(20)]
+    heavy = [PenSample(20 + i, 100 + 40 * i, 300, 1000, True, 5 * i) for i in range(20)]
+    image = Image.open(io.BytesIO(render_png([light, heavy], info, 600))).convert("L")
+    assert image.size == (600, round(400 * 580 / 1000) + 20)
+
+    def ink_rows(y_device: int) -> int:  # rows with ink around the stroke's line, in the middle of it
+        y = round(10 + y_device * 580 / 1000)
+        values = [image.getpixel((300, row)) for row in range(y - 15, y + 16)]
+        return sum(1 for v in values if isinstance(v, int) and v < 128)
+
+    assert 1 <= ink_rows(100) < ink_rows(300)
+    assert image.getpixel((5, 5)) == 255
