@@ -15,6 +15,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hallmesh_cli.demo_hw import DemoHardware
 
 DEMO_AGENTS = (
     "yinchuan-xingqing-w01",
@@ -33,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--agents", type=int, default=4, help=f"simulated agents, 1–{len(DEMO_AGENTS)} (default 4)"
     )
     demo.add_argument("--devices", type=int, default=3, help="sim devices per agent (default 3)")
+    demo.add_argument(
+        "--cameras", type=int, default=2, help="simulated ONVIF cameras per agent for the wall (default 2)"
+    )
     demo.add_argument("--port", type=int, default=8400, help="coordinator HTTP port (default 8400)")
     demo.add_argument("--mqtt-port", type=int, default=8883, help="broker TLS port (default 8883)")
     demo.add_argument("--duration", type=float, default=None, help="stop by itself after this many seconds")
@@ -54,7 +61,14 @@ def _traversable_by_others(path: Path) -> bool:
 
 
 def agent_config(
-    agent_id: str, root: Path, pki_dir: Path, mqtt_port: int, devices: int, terminal_port: int | None = None
+    agent_id: str,
+    root: Path,
+    pki_dir: Path,
+    mqtt_port: int,
+    devices: int,
+    terminal_port: int | None = None,
+    coordinator_url: str | None = None,
+    hardware: str = "",
 ) -> str:
     lines = [
         f'agent_id = "{agent_id}"',
@@ -69,6 +83,8 @@ def agent_config(
         f'key = "{pki_dir / "issued" / (agent_id + ".key")}"',
         "keepalive_s = 10",
     ]
+    if coordinator_url is not None:  # captures upload there; printers fetch documents from there
+        lines += ["", "[coordinator]", f'url = "{coordinator_url}"']
     for i in range(1, devices + 1):
         lines += [
             "",
@@ -81,7 +97,7 @@ def agent_config(
         ]
     if terminal_port is not None:  # a simulated video-conference terminal (hallmesh sim terminal)
         lines += ["", "[[devices]]", 'id = "vt-1"', 'kind = "terminal"', f"port = {terminal_port}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + hardware
 
 
 def _free_port() -> int:
@@ -100,6 +116,20 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
         except OSError:
             time.sleep(0.1)
     return False
+
+
+def hw_lines(hw: DemoHardware, agent_ids: list[str], base: str) -> list[str]:
+    lines: list[str] = []
+    if hw.counter is not None:
+        c = hw.counter
+        lines += [
+            f"  counter       {agent_ids[0]}: document camera {c.doccam_url}, signature pad {c.sigpad_path},",
+            f"                printer {c.printer_uri} (spool {c.spool_dir}), scanner SANE test:0",
+        ]
+    cams = sum(len(v) for v in hw.cameras.values())
+    if cams:
+        lines.append(f"  wall          {base}/wall/  ({cams} simulated ONVIF cameras)")
+    return lines
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -134,6 +164,7 @@ def _demo(args: argparse.Namespace) -> int:
     stop = stop_on_signals()
 
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    hw: DemoHardware | None = None
     broker = Broker(broker_dir, pki, BrokerOptions(port=args.mqtt_port))
     token = secrets.token_urlsafe(18)
     base = f"http://127.0.0.1:{args.port}"
@@ -158,6 +189,9 @@ def _demo(args: argparse.Namespace) -> int:
         from hallmesh_cli.demo_org import banner_lines
 
         org_lines = banner_lines(f"sqlite:///{root / 'coordinator' / 'coordinator.db'}", agent_ids, base)
+        from hallmesh_cli.demo_hw import start_hardware
+
+        hw = start_hardware(root, agent_ids, max(0, min(args.cameras, 16)))
         terminal_ports = [_free_port() for _ in agent_ids[:2]]  # video terminals on the first two agents
         for n, port in enumerate(terminal_ports, 1):
             argv = hallmesh_argv("sim", "terminal", "--port", str(port), "--serial", f"DEMO000{n}")
@@ -167,9 +201,12 @@ def _demo(args: argparse.Namespace) -> int:
             agent_root.mkdir(parents=True, exist_ok=True)
             conf = agent_root / "agent.toml"
             vt_port = terminal_ports[n] if n < len(terminal_ports) else None
-            conf.write_text(
-                agent_config(agent_id, agent_root, pki.dir, args.mqtt_port, args.devices, vt_port)
+            counter = hw.counter.devices_toml() if n == 0 and hw.counter is not None else ""
+            hardware = counter + hw.cameras_toml(agent_id)
+            text = agent_config(
+                agent_id, agent_root, pki.dir, args.mqtt_port, args.devices, vt_port, base, hardware
             )
+            conf.write_text(text)
             proc = spawn(hallmesh_argv("agent", "run", "--config", str(conf)), logs / f"{agent_id}.log")
             children.append((agent_id, proc))
         print(
@@ -188,6 +225,7 @@ def _demo(args: argparse.Namespace) -> int:
                     f"                HALLMESH_API_TOKEN={token} hallmesh conference --url {base} schedule "
                     f"--title 演示会议 --address demo@mcu --duration 600 --main {agent_ids[0]}/vt-1 "
                     f"--branch {agent_ids[1] if len(agent_ids) > 1 else '<agent>'}/vt-1",
+                    *hw_lines(hw, agent_ids, base),
                     f"  logs          {logs}",
                     *org_lines,
                     "Press Ctrl-C to stop everything (按 Ctrl-C 停止).",
@@ -209,6 +247,8 @@ def _demo(args: argparse.Namespace) -> int:
         print("stopping agents, coordinator and broker …", flush=True)
         terminate([p for n, p in children if n != "coordinator"])
         terminate([p for n, p in children if n == "coordinator"])
+        if hw is not None:
+            hw.stop()
         broker.stop()
         if tmp_broker is not None:
             shutil.rmtree(tmp_broker, ignore_errors=True)

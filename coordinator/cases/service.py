@@ -171,6 +171,7 @@ class CaseService:
         agent_id = self._window_agent(session, case)
         device = self._device(agent_id, kind, device_id)
         cmd_args: dict[str, JsonValue] = {**args, "case": case.id}
+        session.commit()  # end this read: on SQLite it holds the write lock the command insert needs
         cmd_id = self.commands.create(
             agent_id, device, CommandCreate(action=action, args=cmd_args, ttl_s=None)
         )

@@ -17,6 +17,7 @@ from edge_agent.drivers.doccam import DoccamConfig, DoccamDriver
 from edge_agent.drivers.onvif_camera import OnvifConfig, OnvifDriver
 from edge_agent.drivers.printer import PrinterConfig, PrinterDriver
 from edge_agent.drivers.scanner import ScannerConfig, ScannerDriver
+from edge_agent.drivers.sigpad import SigpadConfig, SigpadDriver
 from edge_agent.drivers.sim import SimConfig, SimDriver
 from edge_agent.drivers.terminal import TerminalConfig, TerminalDriver
 from edge_agent.errors import ConfigError
@@ -35,6 +36,7 @@ KINDS: Final[dict[str, DriverKind]] = {
     "printer": DriverKind(PrinterConfig, PrinterDriver),
     "onvif": DriverKind(OnvifConfig, OnvifDriver),
     "doccam": DriverKind(DoccamConfig, DoccamDriver),
+    "sigpad": DriverKind(SigpadConfig, SigpadDriver),
 }
 
 

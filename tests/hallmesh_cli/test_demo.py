@@ -31,7 +31,7 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -
         demo = subprocess.Popen(
             hallmesh_argv(
                 "demo", "--dir", str(demo_dir), "--agents", "2", "--devices", "2",
-                "--port", str(http_port), "--mqtt-port", str(mqtt_port),
+                "--port", str(http_port), "--mqtt-port", str(mqtt_port), "--cameras", "1",
             ),
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -42,13 +42,28 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -
         )[0]
         headers = {"Authorization": f"Bearer {token}"}
 
-        def both_online() -> bool:
-            resp = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/agents", headers=headers, timeout=5)
-            agents = resp.json()["data"]
-            # each: 2 sim devices + the simulated video terminal vt-1
-            return len(agents) == 2 and all(a["online"] and a["device_count"] == 3 for a in agents)
+        expected = {
+            # the counter window: 2 sim devices, the video terminal, the counter devices, a camera
+            "yinchuan-xingqing-w01": [
+                "doccam",
+                "onvif",
+                "printer",
+                "scanner",
+                "sigpad",
+                "sim",
+                "sim",
+                "terminal",
+            ],
+            "yinchuan-xingqing-w02": ["onvif", "sim", "sim", "terminal"],
+        }
 
-        wait_until(both_online, timeout=60, what="two demo agents online with their devices")
+        def all_up() -> bool:
+            resp = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/devices", headers=headers, timeout=5)
+            devices = resp.json()["data"]
+            kinds = {a: sorted(d["kind"] for d in devices if d["agent_id"] == a) for a in expected}
+            return kinds == expected and all(d["status"] == "up" for d in devices)
+
+        wait_until(all_up, timeout=90, what="two demo agents with every simulated device up")
         assert _listening({http_port, mqtt_port}) == {http_port, mqtt_port}
         assert len(_processes_mentioning(demo_dir)) >= 3  # coordinator config + two agents
         demo.send_signal(signal.SIGINT)
