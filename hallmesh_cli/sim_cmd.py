@@ -1,9 +1,15 @@
-"""``hallmesh sim``: simulated hardware (``terminal``) and fleets of agents (``fleet``)."""
+"""``hallmesh sim``: simulated hardware and fleets of agents.
+
+``terminal`` and ``fleet`` are built here; the device simulators (``doccam``, ``sigpad``, ``printer``,
+``scanner-config``, ``onvif``, ``scene``) hand their arguments to the simulator module's own ``main`` —
+``hallmesh sim onvif --help`` lists them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -48,6 +54,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     terminal.add_argument("--fail-dials", type=int, default=0, help="the first N dials fail (default 0)")
     terminal.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     terminal.set_defaults(func=_terminal)
+
+    for name, module, text in PASSTHROUGH:
+        sp = actions.add_parser(name, help=text, add_help=False, prefix_chars="\0")
+        sp.add_argument("rest", nargs=argparse.REMAINDER)
+        sp.set_defaults(func=_passthrough(module))
+
+
+PASSTHROUGH = (
+    ("doccam", "simulators.doccam", "a document camera: a skewed page on a desk as MJPEG on 127.0.0.1"),
+    ("sigpad", "simulators.sigpad", "a signature pad on a pty (prints the tty path)"),
+    ("printer", "simulators.ippeve", "an IPP Everywhere printer (ippeveprinter) with fault injection"),
+    ("scanner-config", "simulators.sane_test", "a private SANE config with only the test backend"),
+    ("onvif", "simulators.onvif_camera", "ONVIF cameras: SOAP, snapshots, MJPEG/RTSP, unicast WS-Discovery"),
+    ("scene", "simulators.scene", "labelled test cameras as MJPEG over HTTP"),
+)
+
+
+def _passthrough(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        main: Callable[[list[str]], int] = importlib.import_module(module).main
+        return int(main(list(args.rest)) or 0)
+
+    return run
 
 
 def _fleet(args: argparse.Namespace) -> int:
