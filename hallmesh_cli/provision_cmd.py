@@ -24,7 +24,8 @@ Field provisioning: enroll a counter PC, check it, revoke or decommission an age
 
 在柜台电脑上 / on the counter PC:
   hallmesh provision enroll --coordinator URL --token CODE --service-point WINDOW --dir /etc/hallmesh
-  hallmesh provision check --config /etc/hallmesh/agent.toml
+  hallmesh provision discover --config /etc/hallmesh/agent.toml [--ipp-host HOST:PORT] [--onvif-host HOST] [--yes]
+  hallmesh provision check --config /etc/hallmesh/agent.toml [--test-capture] [--test-page]
 
 管理员 / admin (API token from --api-token or HALLMESH_API_TOKEN):
   hallmesh provision token create --agent-id ID --service-point WINDOW [--qr-png FILE]
@@ -92,12 +93,37 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     enroll.add_argument("--systemd-unit", type=Path, help="写入 systemd 单元 write a systemd unit file here")
     enroll.set_defaults(func=_enroll)
 
+    discover = actions.add_parser(
+        "discover",
+        help="查找本机设备并写入配置 find devices (ONVIF, serial pads, video, SANE, IPP) and add them to agent.toml",
+        description="查找本机可用的设备，匹配设备型号配置，确认后写入 agent.toml 的 [[devices]]。\n"
+        "Find the devices this PC reaches, match each to a device profile, and add the accepted ones to "
+        "agent.toml (asked one by one, or all with --yes). Tests and demos: only named hosts on loopback "
+        "(--no-scan); --multicast and --mdns send multicast on the site LAN.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from hallmesh_cli.provision_discover import add_arguments
+
+    add_arguments(discover)
+    discover.set_defaults(func=_discover)
+
     check = actions.add_parser(
         "check",
         help="检查本机：代理、证书、时钟、设备 check broker, coordinator, clock, certificate, devices",
     )
     check.add_argument("--config", type=Path, default=Path("/etc/hallmesh/agent.toml"), help="agent.toml")
     check.add_argument("--json", action="store_true", help="JSON output for scripts")
+    check.add_argument("--devices-only", action="store_true",
+                       help="只检查设备 only the devices (skip certificate, coordinator, clock, broker)")  # fmt: skip
+    check.add_argument("--device", action="append", default=[], metavar="ID",
+                       help="只检查此设备 check only this device; repeat")  # fmt: skip
+    check.add_argument("--test-capture", action="store_true",
+                       help="试采集 scanner: one flatbed page; document camera: one capture; signature pad: INFO")  # fmt: skip
+    check.add_argument("--test-page", action="store_true", help="打印测试页 printers print a test page")
+    check.add_argument("--device-timeout", type=float, default=10.0,
+                       help="每个设备的时限（秒） time limit per device step (default 10)")  # fmt: skip
+    check.add_argument("--print-timeout", type=float, default=60.0,
+                       help="等待测试页完成（秒） how long a test page may take to complete (default 60)")  # fmt: skip
     check.set_defaults(func=_check)
 
     agents = actions.add_parser("agents", help="已注册代理及证书 provisioned agents and certificates")
@@ -260,7 +286,21 @@ def _enroll(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    from hallmesh_cli.provision_check import main
+def _discover(args: argparse.Namespace) -> int:
+    from hallmesh_cli.provision_discover import main
 
-    return main(args.config, args.json)
+    return main(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from hallmesh_cli.provision_check import CheckOptions, main
+
+    options = CheckOptions(
+        devices_only=args.devices_only,
+        only=tuple(args.device),
+        test_capture=args.test_capture,
+        test_page=args.test_page,
+        device_timeout_s=args.device_timeout,
+        print_timeout_s=args.print_timeout,
+    )
+    return main(args.config, args.json, options)

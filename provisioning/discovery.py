@@ -325,8 +325,9 @@ async def identify_onvif(candidate: Candidate, username: str, password: str, tim
     candidate.facts["onvif"] = {"manufacturer": info.manufacturer, "model": info.model}
     candidate.model = f"{info.manufacturer} {info.model}".strip()[:128]
     candidate.settings["model"] = candidate.model
-    skew = f", clock {client.clock_skew_s:+.0f} s" if client.clock_skew_s else ""
-    candidate.note = f"login ok, serial {info.serial_number or '-'}{skew}"
+    skew = client.clock_skew_s
+    clock = f", clock {skew:+.0f} s" if skew is not None and abs(skew) >= 1 else ""
+    candidate.note = f"login ok, serial {info.serial_number or '-'}{clock}"
     candidate.profile = identify("onvif", candidate.facts)
     return ""
 
