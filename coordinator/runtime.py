@@ -15,6 +15,7 @@ from coordinator.blobs.metrics import BlobCollector
 from coordinator.blobs.store import BlobStore
 from coordinator.cases.hooks import CaseHooks
 from coordinator.cases.service import CaseService
+from coordinator.certificates.runner import Certificates
 from coordinator.commands import CommandService
 from coordinator.conferences import ConferenceService
 from coordinator.ingest.service import IngestService
@@ -23,6 +24,7 @@ from coordinator.models import Agent, Device
 from coordinator.provision.metrics import CertificateCollector
 from coordinator.provision.service import ProvisioningService
 from coordinator.settings import Settings
+from coordinator.sms.service import SmsService
 from coordinator.state import LiveState
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Coordinator:
     cases: CaseService | None = None
     case_hooks: CaseHooks = field(default_factory=CaseHooks)
     """listeners of case events (SMS, certificates): see coordinator/cases/hooks.py"""
+    certificates: Certificates | None = None
+    sms: SmsService | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Coordinator:
@@ -73,9 +77,15 @@ class Coordinator:
         self.conferences = ConferenceService(self.engine, self.commands)
         self.cases = CaseService(self.engine, self.live, self.commands, self.blobs)
         self.metrics.registry.register(self.conferences.collector())
+        self.certificates = Certificates(settings, self.engine, self.blobs, self.cases, self.live)
+        self.sms = SmsService(settings, self.engine)
+        self.case_hooks.register(self.certificates.on_case_event)
+        self.case_hooks.register(self.sms.on_case_event)
         self.ingest.start()
         self.commands.start()
         self.conferences.start()
+        self.certificates.start()
+        self.sms.start()
         log.info("coordinator boot %d started (database %s)", self.boot, self.engine.url.get_backend_name())
 
     def load_state(self) -> None:
@@ -96,6 +106,9 @@ class Coordinator:
         self.live.remove(agent_id)
 
     def stop(self) -> None:
+        for part in (self.sms, self.certificates):
+            if part is not None:
+                part.stop()
         if self.conferences is not None:
             self.conferences.stop()
         if self.commands is not None:
