@@ -19,6 +19,7 @@ from coordinator import wall
 from coordinator.api import (
     agents,
     blobs,
+    certificates,
     commands,
     conferences,
     devices,
@@ -26,6 +27,7 @@ from coordinator.api import (
     events,
     health,
     provision,
+    sms,
     workflow_routes,
 )
 from coordinator.errors import CommandError, NotFoundError, ProvisioningRefused
@@ -64,9 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(provision.admin)
     app.include_router(provision.public)
+    app.include_router(certificates.router)  # certificates, seals, printer calibration (API token)
+    app.include_router(certificates.public)  # certificate check by number or PDF (no sign-in)
+    app.include_router(sms.router)
     workflow_routes.install(app)  # organisation, staff, sign-in, catalog (staff JWT; public catalog)
     wall.install(app)  # monitoring wall: API, viewer WebSocket, splice panels, pages at /wall/
     app.mount("/public", StaticFiles(packages=[("dashboard", "public")], html=True), name="public-catalog")
+    app.mount("/verify", StaticFiles(packages=[("dashboard", "verify")], html=True), name="cert-verify")
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, err: NotFoundError) -> JSONResponse:
