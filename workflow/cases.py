@@ -7,12 +7,22 @@ started on the device itself (the signature pad's OK button, the scanner's butto
 
 A :class:`Material` is one file in the case: a scan, a photo, a signature and its strokes. It refers to the
 blob store by sha256; ``(agent_id, capture_id)`` is unique, so a capture announced twice is filed once.
+Its ``slot`` names the required material of the item version it fills (see :mod:`workflow.case_engine`).
+
+The workflow columns of :class:`Case` (``state`` … ``ledger_head``) are a cache derived from the case's
+event ledger (:mod:`workflow.ledger`), rewritten on every event; :class:`CaseTask` rows likewise (who has
+to act on the case, where, and by when).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of a case's first ledger event."""
 
 
 class CaseStatus:
@@ -36,6 +46,22 @@ class Case(SQLModel, table=True):
     opened_by: int = Field(foreign_key="staff.id")
     opened_at: float
     closed_at: float | None = None
+    applicant_phone: str = Field(
+        default="", max_length=20, description="personal data: scoped, masked in logs"
+    )
+    channel: str = Field(
+        default="1", max_length=2, description="GB/T 39046 A.5: 1 window, 2 PC, 3 mobile, 4 post"
+    )
+    state: str = Field(default="submitted", max_length=24, index=True)
+    outcome: str | None = Field(default=None, max_length=16)
+    accepted_on: dt.date | None = None
+    due_promised: dt.date | None = None
+    due_statutory: dt.date | None = None
+    due_next: dt.date | None = Field(default=None, description="the earliest open due date (urgency)")
+    flag: str = Field(default="green", max_length=8)
+    ledger_seq: int = Field(default=0, description="seq of the newest ledger event")
+    ledger_head: str = Field(default=GENESIS, max_length=64, description="hash of the newest ledger event")
+    updated_at: float | None = None
 
 
 class CounterCase(SQLModel, table=True):
@@ -72,3 +98,34 @@ class Material(SQLModel, table=True):
     captured_at: float
     filed_at: float
     clerk_id: int | None = Field(default=None, foreign_key="staff.id")
+    slot: str | None = Field(default=None, max_length=200, description="the required material it fills")
+
+
+class TaskStatus:
+    OPEN = "open"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    """the step was in progress when the case concluded (another branch denied, withdrawn, voided)"""
+
+
+class CaseTask(SQLModel, table=True):
+    """Who must act on a case next — derived from the ledger. Done tasks stay, so a department that took
+    part in a case keeps seeing it (the scope admits a case through any of its tasks)."""
+
+    __tablename__ = "case_task"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "step_key", name="uq_case_task_step"),
+        sa.Index("ix_case_task_queue", "status", "role", "unit_id", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_file.id")
+    step_key: str = Field(max_length=32)
+    name: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    unit_id: int = Field(foreign_key="org_unit.id")
+    department_id: int | None = Field(default=None, foreign_key="org_department.id")
+    status: str = Field(default=TaskStatus.OPEN, max_length=12)
+    since: dt.date
+    due: dt.date | None = None
