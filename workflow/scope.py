@@ -7,6 +7,8 @@ A :class:`Scope` is made once per request from the staff row. Every read of a sc
 Reach: the person's unit and every unit below it. Department-bound people (those with a department, unless
 they are center admins or supervisors) see department-owned rows only of their department's line (same
 department code, at their unit or below). A center admin at the regional center therefore acts region-wide.
+A case is also within reach of whoever its tasks (``case_task``) are within reach of: the county that reviews
+a village's case, a department of a parallel branch.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from workflow.cases import Case
+from workflow.cases import Case, CaseTask
 from workflow.catalog import CatalogItem, ItemVersion
 from workflow.codes import Role
 from workflow.errors import Forbidden, NotFound
@@ -40,6 +42,11 @@ class Action(StrEnum):
     CATALOG_WRITE = "catalog.write"
     CASE_READ = "case.read"
     CASE_HANDLE = "case.handle"
+    CASE_DECIDE = "case.decide"
+    CASE_EXTEND = "case.extend"
+    CASE_VOID = "case.void"
+    CALENDAR_WRITE = "calendar.write"
+    AUDIT_VERIFY = "audit.verify"
 
 
 _ALL = frozenset(Role)
@@ -55,6 +62,11 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
         {Role.CLERK, Role.REVIEWER, Role.APPROVER, Role.DEPT_ADMIN, Role.CENTER_ADMIN, Role.SUPERVISOR}
     ),
     Action.CASE_HANDLE: frozenset({Role.CLERK, Role.CENTER_ADMIN}),
+    Action.CASE_DECIDE: frozenset({Role.CLERK, Role.REVIEWER, Role.APPROVER}),
+    Action.CASE_EXTEND: frozenset({Role.APPROVER, Role.DEPT_ADMIN}),
+    Action.CASE_VOID: frozenset({Role.DEPT_ADMIN, Role.CENTER_ADMIN}),
+    Action.CALENDAR_WRITE: frozenset({Role.CENTER_ADMIN}),
+    Action.AUDIT_VERIFY: frozenset({Role.CENTER_ADMIN, Role.SUPERVISOR}),
 }
 
 GRANTABLE: dict[Role, frozenset[Role]] = {
@@ -81,6 +93,7 @@ _TARGETS: dict[type[SQLModel], _Target] = {
     Staff: _Target(col(Staff.unit_id), col(Staff.department_id)),
     CatalogItem: _Target(col(CatalogItem.unit_id), col(CatalogItem.department_id)),
     Case: _Target(col(Case.unit_id), col(Case.department_id), shared_without_department=True),
+    CaseTask: _Target(col(CaseTask.unit_id), col(CaseTask.department_id), shared_without_department=True),
 }
 
 
@@ -121,16 +134,22 @@ class Scope:
         if model is ItemVersion:
             items = self.restrict(select(col(CatalogItem.id)), CatalogItem)
             return stmt.where(col(ItemVersion.item_id).in_(items))
-        target = _TARGETS[model]
-        stmt = stmt.where(target.unit.in_(subtree_ids(self.unit_path)))
+        where = self._within(_TARGETS[model])
+        if model is Case:
+            via_tasks = self.restrict(select(col(CaseTask.case_id)), CaseTask)
+            where = sa.or_(where, col(Case.id).in_(via_tasks))
+        return stmt.where(where)
+
+    def _within(self, target: _Target) -> Any:
+        where = target.unit.in_(subtree_ids(self.unit_path))
         if self.department_code is not None and target.department is not None:
             same_line = target.department.in_(
                 sa.select(col(Department.id)).where(col(Department.code) == self.department_code)
             )
             if target.shared_without_department:
                 same_line = sa.or_(same_line, target.department.is_(None))
-            stmt = stmt.where(same_line)
-        return stmt
+            where = sa.and_(where, same_line)
+        return where
 
     def select(self, model: type[T]) -> SelectOfScalar[T]:
         return self.restrict(select(model), model)
@@ -163,4 +182,5 @@ _NAMES: dict[type[SQLModel], str] = {
     CatalogItem: "事项",
     ItemVersion: "事项版本",
     Case: "办件",
+    CaseTask: "办件环节",
 }
