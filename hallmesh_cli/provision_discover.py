@@ -314,6 +314,9 @@ def main(args: argparse.Namespace) -> int:
     for ch in new:
         c = ch.candidate
         what = f"{c.kind} {c.model} ({c.profile or 'unknown'}) at {c.address}"
+        if args.json and not args.yes:
+            ch.skipped = "listed only (--json without --yes)"
+            continue
         if interactive and not _yes(f"添加 add {what}? [y/N] "):
             ch.skipped = "not accepted"
             continue

@@ -218,21 +218,24 @@ class _WsdProtocol(asyncio.DatagramProtocol):
         self.message_id = message_id
         self.pending = set(expected)
         self.matches: dict[str, ProbeMatch] = {}
-        self.bad: list[str] = []
+        self.bad: list[tuple[str, str]] = []
         self.done = asyncio.Event()
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         source = (str(addr[0]), int(addr[1]))
         if len(data) > MAX_WSD_REPLY:
-            self.bad.append(f"{source[0]}:{source[1]}: reply of {len(data)} bytes")
+            self.bad.append((f"{source[0]}:{source[1]}", f"bad WS-Discovery reply: {len(data)} bytes"))
             return
         try:
             found = parse_probe_matches(data, self.message_id, source)
         except OnvifError as err:
-            self.bad.append(err.reason)
+            why = err.reason.split(f"{source[0]}:{source[1]}: ", 1)[-1]
+            self.bad.append((f"{source[0]}:{source[1]}", f"bad WS-Discovery reply: {why}"))
             return
         except Exception as err:  # whatever a broken reply makes the parser do
-            self.bad.append(f"{source[0]}:{source[1]}: {type(err).__name__}: {err}")
+            self.bad.append(
+                (f"{source[0]}:{source[1]}", f"bad WS-Discovery reply: {type(err).__name__}: {err}")
+            )
             return
         for m in found:
             self.matches.setdefault(m.endpoint, m)
@@ -260,20 +263,21 @@ def _xaddr_host_port(match_: ProbeMatch) -> tuple[str, int] | None:
 
 async def ws_discovery(
     targets: Sequence[tuple[str, int]], *, multicast: bool, timeout_s: float
-) -> tuple[list[ProbeMatch], list[str], list[str]]:
-    """Probe ``targets`` by unicast (and the multicast group if ``multicast``): (matches, silent, bad replies).
+) -> tuple[list[ProbeMatch], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Probe ``targets`` by unicast (and the multicast group if ``multicast``): matches, then (address,
+    reason) of the targets that stayed silent and of the replies that were not valid WS-Discovery.
 
     Returns when every unicast target has answered (never early with ``multicast``), else after ``timeout_s``.
     """
     loop = asyncio.get_running_loop()
     resolved: list[tuple[str, int]] = []
-    unresolved: list[str] = []
+    unresolved: list[tuple[str, str]] = []
     for host, port in targets:
         try:
             infos = await loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
             resolved.append((str(infos[0][4][0]), int(infos[0][4][1])))
         except OSError as err:
-            unresolved.append(f"{host}:{port}: cannot resolve ({err})")
+            unresolved.append((f"{host}:{port}", f"cannot resolve ({err})"))
     if not resolved and not multicast:
         return [], unresolved, []
     loopback = not multicast and all(h.startswith("127.") for h, _ in resolved)
@@ -298,7 +302,9 @@ async def ws_discovery(
                     await proto.done.wait()
     finally:
         transport.close()
-    silent = unresolved + [f"{h}:{p}: no WS-Discovery answer in {timeout_s:g} s" for h, p in proto.pending]
+    silent = unresolved + [
+        (f"{h}:{p}", f"no WS-Discovery answer in {timeout_s:g} s") for h, p in proto.pending
+    ]
     return list(proto.matches.values()), silent, proto.bad
 
 
@@ -346,7 +352,7 @@ async def find_onvif(
         return out
     matches, silent, bad = await ws_discovery(hosts, multicast=multicast, timeout_s=timeout_s)
     out.bad("onvif", len(bad))
-    out.problems += [Problem("onvif", s.split(": ", 1)[0], s.split(": ", 1)[-1]) for s in silent + bad]
+    out.problems += [Problem("onvif", where, why) for where, why in silent + bad]
     seen: set[tuple[str, int]] = set()
     for m in matches:
         where = _xaddr_host_port(m)
