@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, func, select
 
 NATIONAL = "CN"
 SEEDED = "chinesecalendar"
@@ -76,15 +76,30 @@ def _row(day: dt.date, working: bool, name: str, now: float) -> dict[str, Any]:
             "updated_at": now}  # fmt: skip
 
 
+_cache: dict[tuple[Any, ...], Calendar] = {}
+
+
 def load(session: Session, regions: Iterable[str]) -> Calendar:
-    """The calendar of a place: national days, overridden by each of ``regions`` in order (outer first)."""
+    """The calendar of a place: national days, overridden by each of ``regions`` in order (outer first).
+
+    Kept in memory while the rows' count and newest ``updated_at`` stay the same (any edit changes one).
+    """
     order = [NATIONAL, *regions]
-    rows = session.exec(select(CalendarDay).where(col(CalendarDay.region).in_(order))).all()
+    where = col(CalendarDay.region).in_(order)
+    count, newest = session.exec(select(func.count(), func.max(CalendarDay.updated_at)).where(where)).one()
+    key = (tuple(order), count, newest)
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    rows = session.exec(select(CalendarDay).where(where)).all()
     rank = {r: i for i, r in enumerate(order)}
     overrides: dict[dt.date, bool] = {}
     for row in sorted(rows, key=lambda r: rank[r.region]):
         overrides[row.day] = row.working
-    return Calendar(overrides)
+    if len(_cache) > 256:
+        _cache.clear()
+    _cache[key] = Calendar(overrides)
+    return _cache[key]
 
 
 def set_day(session: Session, region: str, day: dt.date, working: bool | None, name: str = "") -> None:

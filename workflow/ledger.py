@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from workflow.cases import GENESIS, Case
 
@@ -108,17 +109,14 @@ class Report:
 
 
 def _chains(
-    session: Session, case_ids: Iterable[int] | None, batch: int
+    session: Session, cases: SelectOfScalar[Case], batch: int
 ) -> Iterator[tuple[Case, list[CaseEvent]]]:
-    query = select(Case).order_by(col(Case.id))
-    if case_ids is not None:
-        query = query.where(col(Case.id).in_(list(case_ids)))
     last = 0
     while True:
-        cases = list(session.exec(query.where(col(Case.id) > last).limit(batch)))
-        if not cases:
+        page = list(session.exec(cases.where(col(Case.id) > last).order_by(col(Case.id)).limit(batch)))
+        if not page:
             return
-        ids = [c.id for c in cases]
+        ids = [c.id for c in page]
         rows = session.exec(
             select(CaseEvent).where(col(CaseEvent.case_id).in_(ids)).order_by(col(CaseEvent.case_id),
                                                                              col(CaseEvent.id))
@@ -126,16 +124,21 @@ def _chains(
         by_case: dict[int, list[CaseEvent]] = {}
         for row in rows:
             by_case.setdefault(row.case_id, []).append(row)
-        for c in cases:
+        for c in page:
             assert c.id is not None
             yield c, by_case.get(c.id, [])
-        last = cases[-1].id or 0
+        last = page[-1].id or 0
 
 
-def verify(session: Session, case_ids: Iterable[int] | None = None, batch: int = 500) -> Report:
-    """Check the chains of ``case_ids`` (default: every case) in stored (insertion) order."""
+def verify(session: Session, case_ids: Iterable[int] | None = None, batch: int = 500,
+           cases: SelectOfScalar[Case] | None = None) -> Report:  # fmt: skip
+    """Check the chains of ``case_ids`` or of the cases ``cases`` selects (default: every case), each in stored
+    (insertion) order; stops at the first broken link."""
+    query = cases if cases is not None else select(Case)
+    if case_ids is not None:
+        query = query.where(col(Case.id).in_(list(case_ids)))
     n_cases = n_events = 0
-    for case, chain in _chains(session, case_ids, batch):
+    for case, chain in _chains(session, query, batch):
         assert case.id is not None
         n_cases += 1
         n_events += len(chain)

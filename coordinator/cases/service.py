@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Final
 
 from pydantic import JsonValue
@@ -17,12 +18,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from coordinator.blobs.store import BlobStore
+from coordinator.cases import workflow as case_workflow
+from coordinator.cases.hooks import CaseHooks
 from coordinator.commands import CommandService
 from coordinator.errors import CommandError
 from coordinator.models.blob import BlobGrant
 from coordinator.models.command import CommandCreate
 from coordinator.state import LiveState
+from workflow import case_engine
 from workflow.cases import Case, CaseStatus, CounterCase, Material
+from workflow.catalog import CatalogItem, ItemVersion, VersionStatus
 from workflow.errors import Conflict, InvalidInput, NotFound
 from workflow.org import Window
 from workflow.scope import Action, Scope
@@ -32,76 +37,127 @@ PRINT_GRANT_S: Final = 24 * 3600.0
 """How long a printer's agent may fetch the document it was told to print (covers a long outage)."""
 
 
+@dataclass(frozen=True)
+class OpenCase:
+    window_id: int | None
+    item_version_id: int | None
+    title: str = ""
+    applicant_name: str = ""
+    applicant_id_number: str = ""
+    applicant_phone: str = ""
+    channel: str = "1"
+
+
+def open_case(session: Session, scope: Scope, hooks: CaseHooks, new: OpenCase) -> Case:
+    """A case submitted at a window (it becomes the window's current case) or online (no window: it belongs
+    to the unit and department of its item)."""
+    scope.require(Action.CASE_HANDLE)
+    window = scope.get(session, Window, new.window_id) if new.window_id is not None else None
+    version = (
+        scope.get(session, ItemVersion, new.item_version_id) if new.item_version_id is not None else None
+    )
+    if version is not None and version.status != VersionStatus.PUBLISHED:
+        raise InvalidInput("只能按已发布的事项版本申请")
+    if window is not None:
+        unit_id, department_id = window.unit_id, window.department_id
+    elif version is not None:
+        item = session.get(CatalogItem, version.item_id)
+        assert item is not None
+        unit_id, department_id = item.unit_id, item.department_id
+    else:
+        raise InvalidInput("请指定受理窗口，或网上申请的事项版本")
+    now = time.time()
+    case = Case(
+        code=f"HM{time.strftime('%Y%m%d', time.localtime(now))}{uuid.uuid4().hex[:10].upper()}",
+        unit_id=unit_id,
+        department_id=department_id,
+        window_id=window.id if window is not None else None,
+        item_version_id=new.item_version_id,
+        title=new.title or (version.name if version is not None else ""),
+        applicant_name=new.applicant_name,
+        applicant_id_number=new.applicant_id_number,
+        applicant_phone=new.applicant_phone,
+        channel=new.channel,
+        opened_by=scope.staff_id,
+        opened_at=now,
+    )
+    case_engine.submit(session, case, scope.staff_id, _roles(scope), now)
+    if window is not None:
+        assert case.id is not None
+        assert window.id is not None
+        _set_current(session, window.id, case.id, now)
+    return case_workflow.commit_new(session, hooks, case)
+
+
+def _roles(scope: Scope) -> str:
+    return ",".join(sorted(str(r) for r in scope.roles))
+
+
+def get_case(session: Session, scope: Scope, case_id: int) -> Case:
+    scope.require(Action.CASE_READ)
+    return scope.get(session, Case, case_id)
+
+
+def focus_case(session: Session, scope: Scope, case_id: int) -> Case:
+    scope.require(Action.CASE_HANDLE)
+    case = scope.get(session, Case, case_id)
+    if case.status != CaseStatus.OPEN or case.window_id is None or case.id is None:
+        raise Conflict("只有窗口上未结束的办件可以设为当前办件")
+    _set_current(session, case.window_id, case.id, time.time())
+    session.commit()
+    return case
+
+
+def close_case(session: Session, scope: Scope, case_id: int) -> Case:
+    """Take the case off the counter (no more captures into it); its workflow goes on."""
+    scope.require(Action.CASE_HANDLE)
+    case = scope.get(session, Case, case_id)
+    if case.status != CaseStatus.OPEN:
+        raise Conflict("办件已结束")
+    case.status = CaseStatus.CLOSED
+    case.closed_at = time.time()
+    current = session.exec(select(CounterCase).where(CounterCase.case_id == case.id)).first()
+    if current is not None:
+        session.delete(current)
+    session.add(case)
+    session.commit()
+    session.refresh(case)
+    return case
+
+
+def _set_current(session: Session, window_id: int, case_id: int, now: float) -> None:
+    current = session.get(CounterCase, window_id)
+    if current is None:
+        session.add(CounterCase(window_id=window_id, case_id=case_id, since=now))
+    else:
+        current.case_id, current.since = case_id, now
+        session.add(current)
+
+
 class CaseService:
-    def __init__(self, engine: Engine, live: LiveState, commands: CommandService, blobs: BlobStore) -> None:
+    def __init__(self, engine: Engine, live: LiveState, commands: CommandService, blobs: BlobStore,
+                 hooks: CaseHooks | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.live = live
         self.commands = commands
         self.blobs = blobs
+        self.hooks = hooks or CaseHooks()
 
-    # -- cases -------------------------------------------------------------------------------------------
+    # -- cases (session only: see the module functions) -------------------------------------------------
 
     def open(self, session: Session, scope: Scope, window_id: int, title: str, applicant_name: str,
              applicant_id_number: str) -> Case:  # fmt: skip
-        scope.require(Action.CASE_HANDLE)
-        window = scope.get(session, Window, window_id)
-        now = time.time()
-        case = Case(
-            code=f"HM{time.strftime('%Y%m%d', time.localtime(now))}{uuid.uuid4().hex[:10].upper()}",
-            unit_id=window.unit_id,
-            department_id=window.department_id,
-            window_id=window.id,
-            title=title,
-            applicant_name=applicant_name,
-            applicant_id_number=applicant_id_number,
-            opened_by=scope.staff_id,
-            opened_at=now,
-        )
-        session.add(case)
-        session.flush()
-        assert case.id is not None
-        assert window.id is not None
-        self._set_current(session, window.id, case.id, now)
-        session.commit()
-        session.refresh(case)
-        return case
+        return open_case(session, scope, self.hooks, OpenCase(window_id, None, title, applicant_name,
+                                                              applicant_id_number))  # fmt: skip
 
     def get(self, session: Session, scope: Scope, case_id: int) -> Case:
-        scope.require(Action.CASE_READ)
-        return scope.get(session, Case, case_id)
+        return get_case(session, scope, case_id)
 
     def focus(self, session: Session, scope: Scope, case_id: int) -> Case:
-        scope.require(Action.CASE_HANDLE)
-        case = scope.get(session, Case, case_id)
-        if case.status != CaseStatus.OPEN or case.window_id is None or case.id is None:
-            raise Conflict("只有窗口上未结束的办件可以设为当前办件")
-        self._set_current(session, case.window_id, case.id, time.time())
-        session.commit()
-        return case
+        return focus_case(session, scope, case_id)
 
     def close(self, session: Session, scope: Scope, case_id: int) -> Case:
-        scope.require(Action.CASE_HANDLE)
-        case = scope.get(session, Case, case_id)
-        if case.status != CaseStatus.OPEN:
-            raise Conflict("办件已结束")
-        case.status = CaseStatus.CLOSED
-        case.closed_at = time.time()
-        current = session.exec(select(CounterCase).where(CounterCase.case_id == case.id)).first()
-        if current is not None:
-            session.delete(current)
-        session.add(case)
-        session.commit()
-        session.refresh(case)
-        return case
-
-    @staticmethod
-    def _set_current(session: Session, window_id: int, case_id: int, now: float) -> None:
-        current = session.get(CounterCase, window_id)
-        if current is None:
-            session.add(CounterCase(window_id=window_id, case_id=case_id, since=now))
-        else:
-            current.case_id, current.since = case_id, now
-            session.add(current)
+        return close_case(session, scope, case_id)
 
     def materials(self, session: Session, scope: Scope, case_id: int) -> list[Material]:
         case = self.get(session, scope, case_id)

@@ -7,13 +7,12 @@ where the engine refuses it (e.g. "the step is no longer in progress") or takes 
 from __future__ import annotations
 
 import logging
-import time
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from coordinator.cases.hooks import CaseHooks
-from workflow import case_engine
+from workflow import case_engine, ledger
 from workflow.case_engine import DEFAULT_POLICY, Command, Policy, mask_phone
 from workflow.cases import Case
 from workflow.errors import Conflict
@@ -29,13 +28,10 @@ def _fire(session: Session, hooks: CaseHooks, case: Case, events: list[CaseEvent
         hooks.fire(session, case, event.type, dict(event.data))
 
 
-def submit(
-    session: Session, hooks: CaseHooks, case: Case, scope: Scope, policy: Policy = DEFAULT_POLICY
-) -> Case:
-    """Store a new case with its ``submitted`` event, fire the hooks and commit."""
-    role = ",".join(sorted(str(r) for r in scope.roles))
-    events = case_engine.submit(session, case, scope.staff_id, role, time.time(), policy)
-    _fire(session, hooks, case, events)
+def commit_new(session: Session, hooks: CaseHooks, case: Case) -> Case:
+    """Fire the hooks for a new case's ``submitted`` event (already appended) and commit."""
+    assert case.id is not None
+    _fire(session, hooks, case, ledger.events(session, case.id))
     session.commit()
     session.refresh(case)
     log.info("case %s submitted (applicant phone %s)", case.code, mask_phone(case.applicant_phone))

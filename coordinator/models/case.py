@@ -1,9 +1,10 @@
-"""API model families of the minimal cases (tables live in ``workflow.cases``)."""
+"""API model families of cases and their workflow (tables live in ``workflow.cases`` and ``workflow.ledger``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -13,10 +14,13 @@ class _In(BaseModel):
 
 
 class CaseCreate(_In):
-    window_id: int
+    window_id: int | None = Field(None, description="the window it is submitted at; null: online")
+    item_version_id: int | None = Field(None, description="the published item version applied for")
     title: Annotated[str, Field(max_length=200)] = ""
     applicant_name: Annotated[str, Field(max_length=64)] = ""
     applicant_id_number: Annotated[str, Field(max_length=32, pattern=r"^[0-9A-Za-z]*$")] = ""
+    applicant_phone: Annotated[str, Field(max_length=20, pattern=r"^\+?[0-9-]*$")] = ""
+    channel: Literal["1", "2", "3", "4"] = Field("1", description="1 window, 2 PC, 3 mobile, 4 post")
 
 
 class MaterialPublic(BaseModel):
@@ -36,6 +40,7 @@ class MaterialPublic(BaseModel):
     captured_at: float
     filed_at: float
     clerk_id: int | None
+    slot: str | None = None
 
 
 class CasePublic(BaseModel):
@@ -51,6 +56,16 @@ class CasePublic(BaseModel):
     opened_by: int
     opened_at: float
     closed_at: float | None
+    item_version_id: int | None = None
+    applicant_phone: str = ""
+    channel: str = "1"
+    state: str = "submitted"
+    outcome: str | None = None
+    accepted_on: dt.date | None = None
+    due_promised: dt.date | None = None
+    due_statutory: dt.date | None = None
+    due_next: dt.date | None = None
+    flag: str = "green"
     materials: list[MaterialPublic] = []
 
 
@@ -74,3 +89,105 @@ class DeviceCommandStarted(BaseModel):
     agent_id: str
     device: str
     cmd_id: uuid.UUID
+
+
+class CaseCommand(_In):
+    """One move on a case. Which fields matter depends on ``action`` (the rest are ignored)."""
+
+    action: Literal[
+        "precheck", "request_supplement", "supplement", "accept", "not_accept", "decide", "special_start",
+        "special_end", "extend", "withdraw", "void", "result_ready", "deliver", "evaluate", "assign_material",
+    ]  # fmt: skip
+    step: Annotated[str | None, Field(max_length=32, description="decide: the step's key")] = None
+    decision: Literal["approve", "deny"] | None = None
+    opinion: Annotated[str, Field(max_length=2000, description="opinion / reason / comment")] = ""
+    kind: Annotated[str, Field(max_length=32, description="special_start: 听证, 专家评审, 检验检测, …")] = ""
+    days: Annotated[int, Field(ge=0, le=60, description="extend: days in the limit's unit")] = 0
+    missing: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
+    delivery: Literal["pickup", "mail"] = "pickup"
+    score: Annotated[int, Field(ge=0, le=5, description="evaluate: 1 (very unsatisfied) … 5")] = 0
+    material_id: int | None = None
+    slot: Annotated[str | None, Field(max_length=200, description="assign_material: null unassigns")] = None
+
+
+class EventPublic(BaseModel):
+    seq: int
+    type: str
+    actor_id: int | None
+    role: str
+    data: dict[str, Any]
+    at: float
+    hash: str
+
+
+class TaskPublic(BaseModel):
+    id: int
+    case_id: int
+    step_key: str
+    name: str
+    role: str
+    unit_id: int
+    department_id: int | None
+    status: str
+    since: dt.date
+    due: dt.date | None
+
+
+class SlotPublic(BaseModel):
+    name: str
+    required: bool
+    material_ids: list[int]
+
+
+class CaseDetail(BaseModel):
+    case: CasePublic
+    timeline: list[EventPublic]
+    tasks: list[TaskPublic]
+    slots: list[SlotPublic]
+    missing: list[str]
+
+
+class QueueEntry(BaseModel):
+    task: TaskPublic
+    case_code: str
+    title: str
+    state: str
+    flag: str
+    task_flag: str
+    due_next: dt.date | None
+
+
+class QueuePage(BaseModel):
+    data: list[QueueEntry]
+    count: int
+
+
+class CasesPage(BaseModel):
+    data: list[CasePublic]
+    count: int
+
+
+class BreakPublic(BaseModel):
+    case_id: int
+    seq: int
+    reason: str
+
+
+class AuditReport(BaseModel):
+    ok: bool
+    cases: int
+    events: int
+    first_break: BreakPublic | None
+
+
+class CalendarDayIn(_In):
+    working: bool
+    name: Annotated[str, Field(max_length=64)] = ""
+
+
+class CalendarDayPublic(BaseModel):
+    region: str
+    day: dt.date
+    working: bool
+    name: str
+    source: str
