@@ -75,7 +75,7 @@ class Coordinator:
             self.settings, self.engine, self.live, self.ingest.send, lambda: link.connects
         )
         self.conferences = ConferenceService(self.engine, self.commands)
-        self.cases = CaseService(self.engine, self.live, self.commands, self.blobs)
+        self.cases = CaseService(self.engine, self.live, self.commands, self.blobs, self.case_hooks)
         self.metrics.registry.register(self.conferences.collector())
         self.certificates = Certificates(settings, self.engine, self.blobs, self.cases, self.live)
         self.sms = SmsService(settings, self.engine)
