@@ -67,7 +67,8 @@ class WallService:
                 continue
 
             def on_stop(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(lambda: loop.create_task(self.panels.shutdown()))
+                with contextlib.suppress(RuntimeError):  # the loop is already closed
+                    loop.call_soon_threadsafe(lambda: loop.create_task(self.panels.shutdown()))
                 previous(signum, frame)
 
             signal.signal(sig, on_stop)
