@@ -324,7 +324,9 @@ def main(args: argparse.Namespace) -> int:
             if not interactive:
                 ch.skipped = "camera login not verified: pass --onvif-user and --onvif-password"
                 continue
-            if not _login(c, args.onvif_user, args.onvif_password, args.timeout):
+            refused = c.login_ok is False  # the flags' login was already refused: ask, do not retry it
+            user, password = (None, None) if refused else (args.onvif_user, args.onvif_password)
+            if not _login(c, user, password, args.timeout):
                 ch.skipped = "camera login failed"
                 continue
         ch.added = True

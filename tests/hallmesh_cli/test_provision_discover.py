@@ -10,6 +10,7 @@ import os
 import select
 import subprocess
 import threading
+import tomllib
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -209,3 +210,25 @@ def test_without_an_enrolled_config_it_says_so(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "cannot read" in out.stderr
     assert "enroll first" in out.stderr
+
+
+def test_toml_blocks_escape_what_devices_report_and_ids_fill_gaps() -> None:
+    from hallmesh_cli.provision_discover import next_id, toml_block
+    from provisioning.discovery import Candidate
+
+    c = Candidate(
+        kind="printer",
+        finder="ipp",
+        address="ipp://p:631/ipp/print",
+        facts={},
+        settings={"uri": "ipp://p:631/ipp/print", "model": 'Kyocera "ECOSYS" 打印机\\x\n', "job_poll_s": 0.5},
+    )
+    taken = {"printer-1", "printer-3", "camera-1"}
+    assert next_id("printer", taken) == "printer-2"
+    assert next_id("printer", taken) == "printer-4"
+    assert next_id("onvif", taken) == "camera-2"
+    data = tomllib.loads(toml_block("printer-2", c))
+    assert data["devices"] == [
+        {"id": "printer-2", "kind": "printer", "uri": "ipp://p:631/ipp/print",
+         "model": 'Kyocera "ECOSYS" 打印机\\x\n', "job_poll_s": 0.5}
+    ]  # fmt: skip
