@@ -22,11 +22,12 @@ from sqlmodel import Session, col, func, select
 from coordinator.blobs.store import BlobStore
 from coordinator.certificates.errors import CertificateError, PrintRefused
 from coordinator.certificates.render import render, seal_box_pt
-from coordinator.certificates.seal import sign_pdf
+from coordinator.certificates.seal import SealMaterial, sign_pdf
 from coordinator.certificates.seals import SealStore
 from coordinator.certificates.templates import (
     DEFAULT_TEMPLATE,
     TEMPLATES,
+    Template,
     case_values,
     get_template,
     valid_until,
@@ -52,6 +53,17 @@ def is_approved(data: dict[str, Any]) -> bool:
     if data.get("approved") is True:
         return True
     return any(str(data.get(key, "")).lower() in APPROVED for key in ("outcome", "result", "decision"))
+
+
+@dataclass(frozen=True)
+class IssueJob:
+    certificate_id: int
+    number: str
+    template: Template
+    values: dict[str, str]
+    offset: tuple[float, float]
+    seal_id: int
+    material: SealMaterial
 
 
 @dataclass
@@ -109,10 +121,13 @@ class CertificateService:
 
     # -- issuing (worker) ---------------------------------------------------------------------------------
 
-    def issue(self, session: Session, cert: Certificate, printer: tuple[str, str] | None) -> None:
-        """Render, seal and store ``cert`` (pending); the overlay uses ``printer``'s calibration."""
+    def prepare(self, session: Session, cert: Certificate, printer: tuple[str, str] | None) -> IssueJob:
+        """Everything sealing ``cert`` needs (the issuer's seal made if missing); the caller commits.
+
+        Rendering, signing and storing happen outside any transaction (:meth:`seal`, then :meth:`record`):
+        SQLite allows one writer, and the blob store writes its row on a connection of its own."""
         case = session.get(Case, cert.case_id)
-        if case is None:
+        if case is None or cert.id is None:
             raise CertificateError(f"case {cert.case_id} is gone")
         template = get_template(cert.template)
         offset = (0.0, 0.0)
@@ -121,18 +136,33 @@ class CertificateService:
             if cal is not None:
                 offset = (cal.offset_x_mm, cal.offset_y_mm)
         seal = self.seals.ensure(session, case.department_id, case.unit_id)
+        assert seal.id is not None
         values = case_values(
             number=cert.number, holder=cert.holder, holder_id_number=cert.holder_id_number, item=cert.item,
             issuer=cert.issuer, case_code=case.code, valid_from=cert.valid_from, valid_until_ts=cert.valid_until,
         )  # fmt: skip
+        return IssueJob(cert.id, cert.number, template, values, offset, seal.id, self.seals.material(seal))
+
+    def seal(self, job: IssueJob) -> str:
+        """Render and seal; store the PDF; return its sha256."""
         t0 = time.perf_counter()
-        pdf = render(template, values, offset)
+        pdf = render(job.template, job.values, job.offset)
         t1 = time.perf_counter()
-        sealed = sign_pdf(pdf, self.seals.material(seal), seal_box_pt(template, offset))
+        sealed = sign_pdf(pdf, job.material, seal_box_pt(job.template, job.offset))
         t2 = time.perf_counter()
-        self.timings = [*self.timings[-99:], (cert.number, t1 - t0, t2 - t1)]
-        cert.sha256 = self.blobs.put_bytes(sealed, "application/pdf")
-        cert.seal_id, cert.offset_x_mm, cert.offset_y_mm = seal.id, offset[0], offset[1]
+        self.timings = [*self.timings[-99:], (job.number, t1 - t0, t2 - t1)]
+        log.info("certificate %s sealed by %s (render %.0f ms, seal %.0f ms)", job.number, job.material.name,
+                 (t1 - t0) * 1000, (t2 - t1) * 1000)  # fmt: skip
+        return self.blobs.put_bytes(sealed, "application/pdf")
+
+    @staticmethod
+    def record(session: Session, job: IssueJob, sha256: str) -> None:
+        """The registry row becomes valid (an earlier valid certificate of the case is replaced)."""
+        cert = session.get(Certificate, job.certificate_id)
+        if cert is None:
+            raise CertificateError(f"certificate {job.number} is gone")
+        cert.sha256, cert.seal_id = sha256, job.seal_id
+        cert.offset_x_mm, cert.offset_y_mm = job.offset
         cert.status, cert.issued_at = CertificateStatus.VALID.value, time.time()
         for old in session.exec(
             select(Certificate).where(
@@ -144,8 +174,6 @@ class CertificateService:
             old.status, old.reason = CertificateStatus.REPLACED.value, f"由 {cert.number} 替换"
             session.add(old)
         session.add(cert)
-        log.info("certificate %s sealed by %s (render %.0f ms, seal %.0f ms)", cert.number, seal.name,
-                 (t1 - t0) * 1000, (t2 - t1) * 1000)  # fmt: skip
 
     # -- registry -----------------------------------------------------------------------------------------
 

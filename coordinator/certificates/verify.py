@@ -3,8 +3,10 @@ covering the whole file. Reasons are zh-CN sentences for the public verify page.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
@@ -14,7 +16,8 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,7 @@ def check_signature(data: bytes, roots: list[asn1_x509.Certificate]) -> Signatur
         out.reasons.append(f"文件中有 {len(sigs)} 个签章，只应有一个部门签章")
     sig = sigs[0]
     try:
-        status = validate_pdf_signature(sig, ValidationContext(trust_roots=roots))
+        status = _validate(sig, ValidationContext(trust_roots=roots))
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as err:
         out.reasons.append(f"签章无法验证：{err}")
         return out
@@ -76,3 +79,14 @@ def check_signature(data: bytes, roots: list[asn1_x509.Certificate]) -> Signatur
         out.reasons.append("签章没有覆盖整个文件（签章后追加了内容）")
     out.ok = out.intact and out.valid and out.trusted and out.whole_file and len(sigs) == 1
     return out
+
+
+def _validate(sig: EmbeddedPdfSignature, context: ValidationContext) -> PdfSignatureStatus:
+    """pyHanko's synchronous validation runs its own event loop: from a thread that has one running (an async
+    caller), run it on a short-lived thread instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return validate_pdf_signature(sig, context)
+    with ThreadPoolExecutor(1, thread_name_prefix="pdf-validate") as pool:
+        return pool.submit(validate_pdf_signature, sig, context).result()

@@ -87,8 +87,8 @@ class CertificateWorker:
 
     def step(self) -> bool:
         """One round: issue, send, follow. Returns whether prints are still open."""
+        self._issue_pending()
         with Session(self.engine) as session:
-            self._issue_pending(session)
             self._send_queued(session)
             self._follow(session)
             open_prints = session.exec(
@@ -98,27 +98,41 @@ class CertificateWorker:
 
     # -- issue --------------------------------------------------------------------------------------------
 
-    def _issue_pending(self, session: Session) -> None:
-        pending = session.exec(
-            select(Certificate).where(Certificate.status == CertificateStatus.PENDING.value).limit(20)
-        ).all()
-        for cert in pending:
-            first = session.exec(
-                select(CertificatePrint).where(CertificatePrint.certificate_id == cert.id).limit(1)
-            ).first()
-            printer = self._resolve_printer(session, first) if first is not None else None
+    def _issue_pending(self) -> None:
+        with Session(self.engine) as session:
+            pending = session.exec(
+                select(Certificate.id).where(Certificate.status == CertificateStatus.PENDING.value).limit(20)
+            ).all()
+        for cert_id in pending:
             try:
-                self.service.issue(session, cert, printer)
+                with Session(self.engine) as session:
+                    cert = session.get(Certificate, cert_id)
+                    if cert is None or cert.status != CertificateStatus.PENDING.value:
+                        continue
+                    first = session.exec(
+                        select(CertificatePrint).where(CertificatePrint.certificate_id == cert_id).limit(1)
+                    ).first()
+                    printer = self._resolve_printer(session, first) if first is not None else None
+                    job = self.service.prepare(session, cert, printer)
+                    session.commit()
+                sha256 = self.service.seal(job)
+                with Session(self.engine) as session:
+                    self.service.record(session, job, sha256)
+                    session.commit()
             except CertificateError as err:
-                session.rollback()
-                log.error("certificate %s not issued: %s", cert.number, err)
-                cert.status, cert.reason = CertificateStatus.FAILED.value, str(err)[:200]
-                session.add(cert)
-                for p in session.exec(
-                    select(CertificatePrint).where(CertificatePrint.certificate_id == cert.id)
-                ):
-                    _set(p, PrintStatus.FAILED, error=f"证照未签发：{err}")
-                    session.add(p)
+                self._failed(cert_id, err)
+
+    def _failed(self, cert_id: int | None, err: CertificateError) -> None:
+        with Session(self.engine) as session:
+            cert = session.get(Certificate, cert_id)
+            if cert is None:
+                return
+            log.error("certificate %s not issued: %s", cert.number, err)
+            cert.status, cert.reason = CertificateStatus.FAILED.value, str(err)[:200]
+            session.add(cert)
+            for p in session.exec(select(CertificatePrint).where(CertificatePrint.certificate_id == cert_id)):
+                _set(p, PrintStatus.FAILED, error=f"证照未签发：{err}")
+                session.add(p)
             session.commit()
 
     def _resolve_printer(self, session: Session, row: CertificatePrint) -> tuple[str, str] | None:
