@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
 from coordinator.certificates.verify import check_signature, trust_roots
 from tests.coordinator.certificates.org import DEPARTMENT, fire, make_case, make_org
@@ -35,7 +35,8 @@ def _certificate(harness: Harness, case_id: int) -> dict[str, Any] | None:
 
 def _check_on_page(page: Page, base: str, pdf: bytes, verdict: str) -> None:
     page.goto(f"{base}/verify/")
-    page.set_input_files("#file", files=[{"name": "c.pdf", "mimeType": "application/pdf", "buffer": pdf}])
+    payload: FilePayload = {"name": "c.pdf", "mimeType": "application/pdf", "buffer": pdf}
+    page.set_input_files("#file", files=[payload])
     page.click("#by-file button")
     expect(page.locator("#verdict")).to_contain_text(verdict)
 
