@@ -32,6 +32,7 @@ from typing import Annotated, Any, ClassVar, Generic, NamedTuple, Protocol, Type
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from edge_agent.errors import BadArguments
 from protocols.messages import DeviceInfo, DeviceStatus, Id
 
 EmitFn = Callable[[str, dict[str, JsonValue]], None]
@@ -94,6 +95,19 @@ class TileSource(Protocol):
     def want_frames(self, fps: float) -> None: ...
 
     def latest_frame(self) -> tuple[float, Any] | None: ...
+
+
+def case_arg(args: dict[str, JsonValue]) -> str | None:
+    """The ``case`` argument of a capture or print command: the coordinator sends the case id as an integer;
+    a string id is accepted too. Returned as a string (``Capture.case``) or ``None``."""
+    case = args.get("case")
+    if case is None:
+        return None
+    if isinstance(case, int) and not isinstance(case, bool) and case > 0:
+        return str(case)
+    if isinstance(case, str) and 0 < len(case) <= 128:
+        return case
+    raise BadArguments(f"case must be a case id, got {case!r}")
 
 
 class Reading(NamedTuple):

@@ -38,7 +38,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, JsonValue, field_validator
 
-from edge_agent.drivers.base import Capture, DeviceConfigBase, Driver, EmitFn, Health, Reading, Seconds
+from edge_agent.drivers.base import (
+    Capture,
+    DeviceConfigBase,
+    Driver,
+    EmitFn,
+    Health,
+    Reading,
+    Seconds,
+    case_arg,
+)
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
 from edge_agent.lazy import lazy
 from protocols.messages import DeviceInfo, DeviceStatus
@@ -444,9 +453,7 @@ class DoccamDriver(Driver[DoccamConfig]):
         unknown = set(args) - {"case", "resolution", "cmd_id"}
         if unknown:
             raise BadArguments(f"capture takes case and resolution, not {', '.join(sorted(unknown))}")
-        case = args.get("case")
-        if case is not None and (not isinstance(case, str) or not 0 < len(case) <= 128):
-            raise BadArguments(f"case must be a case id, got {case!r}")
+        case = case_arg(args)
         dpi = args.get("resolution", self.config.dpi)
         lo, hi = DPI_RANGE
         if isinstance(dpi, bool) or not isinstance(dpi, int) or not lo <= dpi <= hi:

@@ -38,7 +38,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, JsonValue, SecretStr
 
-from edge_agent.drivers.base import Capture, DeviceConfigBase, Driver, EmitFn, Health, Reading, Seconds
+from edge_agent.drivers.base import (
+    Capture,
+    DeviceConfigBase,
+    Driver,
+    EmitFn,
+    Health,
+    Reading,
+    Seconds,
+    case_arg,
+)
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
 from edge_agent.lazy import lazy
 from protocols.messages import DeviceInfo, DeviceStatus
@@ -409,9 +418,7 @@ class OnvifDriver(Driver[OnvifConfig]):
         unknown = set(args) - {"case", "cmd_id"}
         if unknown:
             raise BadArguments(f"unknown arguments {sorted(unknown)}")
-        case, cmd_id = args.get("case"), args.get("cmd_id")
-        if case is not None and not isinstance(case, str):
-            raise BadArguments(f"case must be a string, got {case!r}")
+        case, cmd_id = case_arg(args), args.get("cmd_id")
         if case is not None and not self.config.snapshot_case_capture:
             raise BadArguments(
                 "this camera's snapshots are not filed into cases (snapshot_case_capture = false)"

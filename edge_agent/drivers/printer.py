@@ -33,7 +33,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, JsonValue
 
-from edge_agent.drivers.base import DeviceConfigBase, Driver, EmitFn, Health, Reading, Seconds
+from edge_agent.drivers.base import DeviceConfigBase, Driver, EmitFn, Health, Reading, Seconds, case_arg
 from edge_agent.errors import BadArguments, DeviceError, OutboxFull, UnknownAction
 from protocols.ipp import (
     Attribute,
@@ -205,9 +205,7 @@ class PrinterDriver(Driver[PrinterConfig]):
         args: dict[str, JsonValue],
         sha256: str | None = None,
     ) -> dict[str, JsonValue]:
-        case, cmd_id = args.get("case"), args.get("cmd_id")
-        if case is not None and (not isinstance(case, str) or not 0 < len(case) <= 128):
-            raise BadArguments(f"case must be a case id, got {case!r}")
+        case, cmd_id = case_arg(args), args.get("cmd_id")
         deadline = time.monotonic() + self.config.busy_timeout_s
         while True:
             try:

@@ -36,7 +36,16 @@ from typing import Annotated, Any, Literal, TypeVar
 import sane
 from pydantic import Field, JsonValue
 
-from edge_agent.drivers.base import Capture, DeviceConfigBase, Driver, EmitFn, Health, Reading, Seconds
+from edge_agent.drivers.base import (
+    Capture,
+    DeviceConfigBase,
+    Driver,
+    EmitFn,
+    Health,
+    Reading,
+    Seconds,
+    case_arg,
+)
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
 from protocols.messages import DeviceInfo, DeviceStatus
 
@@ -243,9 +252,7 @@ class ScannerDriver(Driver[ScannerConfig]):
         source = args.get("source", c.source)
         if source not in SOURCES:
             raise BadArguments(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-        case = args.get("case")
-        if case is not None and (not isinstance(case, str) or not 0 < len(case) <= 128):
-            raise BadArguments(f"case must be a case id, got {case!r}")
+        case = case_arg(args)
         return resolution, mode, source, case
 
     async def _scan(self, args: dict[str, JsonValue]) -> dict[str, JsonValue]:

@@ -48,6 +48,7 @@ from edge_agent.drivers.base import (
     Health,
     Reading,
     Seconds,
+    case_arg,
 )
 from edge_agent.errors import BadArguments, DeviceError, UnknownAction
 from protocols.messages import DeviceInfo, DeviceStatus
@@ -337,10 +338,8 @@ class SigpadDriver(Driver[SigpadConfig]):
     # -- sign --------------------------------------------------------------------------------------------
 
     async def _sign(self, args: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        case, signs, cmd_id = args.get("case"), args.get("signs"), args.get("cmd_id")
+        case, signs, cmd_id = case_arg(args), args.get("signs"), args.get("cmd_id")
         timeout = args.get("timeout_s", self.config.sign_timeout_s)
-        if case is not None and (not isinstance(case, str) or not 0 < len(case) <= 128):
-            raise BadArguments(f"case must be a case id, got {case!r}")
         if signs is not None and (not isinstance(signs, str) or not _SHA256_RE.match(signs)):
             raise BadArguments(f"signs must be a lowercase sha256 hex digest, got {signs!r}")
         if cmd_id is not None and not isinstance(cmd_id, str):

@@ -126,3 +126,18 @@ def test_a_case_fills_from_the_windows_devices_and_prints(system: System, peers:
         printed = wait_until(lambda: [p for p in spool.glob("*.pdf") if p.stat().st_size == len(pdf)],
                              timeout=60, what="print job spooled")  # fmt: skip
         assert printed[0].read_bytes() == pdf
+
+        # A media jam: the job fails, and the printer shows degraded with its reason in /metrics.
+        peers["printer"].set_faults("STATE: +media-jam", "ERROR: paper jam in tray 1", exit_code=1)
+        r = http.post(f"/api/v1/cases/{case['id']}/print", json={"material_id": scan["id"]})
+        assert r.status_code == 202, r.text
+
+        def aborted() -> bool:
+            events = system.api("GET", f"/api/v1/agents/{AGENT}/events?limit=500").json()["data"]
+            return any(e["type"] == "print_job" and e["data"].get("state") == "aborted" for e in events)
+
+        wait_until(aborted, timeout=60, what="the jammed job reported aborted")
+        degraded = f'hallmesh_device_status{{agent="{AGENT}",device="printer-1",kind="printer",status="degraded"}} 1.0'
+        wait_until(
+            lambda: degraded in system.api("GET", "/metrics").text, timeout=60, what="printer degraded"
+        )

@@ -158,7 +158,7 @@ def test_resolution_sets_the_dpi_and_bad_arguments_are_rejected(sim: DoccamSim) 
                 {"resolution": 20},
                 {"resolution": "high"},
                 {"resolution": True},
-                {"case": 5},
+                {"case": 0},  # ids are positive (the coordinator sends integers)
                 {"zoom": 2},
             ]
             for bad in bad_args:
