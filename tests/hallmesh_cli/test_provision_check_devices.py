@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hallmesh_cli.procs import hallmesh_argv
+from simulators.doccam import DoccamSim, DoccamSimOptions
 from simulators.ippeve import IppEvePrinter
 from simulators.sane_test import prepare
 from simulators.sigpad import SigpadSim
@@ -43,6 +44,13 @@ def pad() -> Iterator[SigpadSim]:
     sim.stop()
 
 
+@pytest.fixture
+def doccam() -> Iterator[DoccamSim]:
+    sim = DoccamSim(DoccamSimOptions(width=960, height=720)).start()
+    yield sim
+    sim.stop()
+
+
 def device(dev_id: str, kind: str, **keys: object) -> str:
     lines = ["", "[[devices]]", f'id = "{dev_id}"', f'kind = "{kind}"']
     lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
@@ -61,7 +69,7 @@ def row(stdout: str, check: str) -> tuple[str, str]:
 
 
 def test_test_capture_and_test_page_go_through_the_real_devices(
-    tmp_path: Path, printer: IppEvePrinter, pad: SigpadSim
+    tmp_path: Path, printer: IppEvePrinter, pad: SigpadSim, doccam: DoccamSim
 ) -> None:
     sane = prepare(tmp_path / "sane")
     config = tmp_path / "agent.toml"
@@ -70,6 +78,7 @@ def test_test_capture_and_test_page_go_through_the_real_devices(
         + device("printer-1", "printer", uri=printer.uri, job_poll_s=0.2)
         + device("scanner-1", "scanner", device="test:0", sane_config_dir=str(sane.config_dir))
         + device("sigpad-1", "sigpad", port=pad.path)
+        + device("doccam-1", "doccam", source=doccam.url, width=960, height=720)
     )
     out = cli(
         "provision", "check", "--config", str(config), "--devices-only", "--test-capture", "--test-page"
@@ -85,6 +94,9 @@ def test_test_capture_and_test_page_go_through_the_real_devices(
     status, detail = row(out.stdout, "test sigpad-1")
     assert status == "OK"
     assert detail.startswith("INFO: HM-SP100 firmware")
+    status, detail = row(out.stdout, "test doccam-1")
+    assert status == "OK"
+    assert re.match(r"captured \d+ kB image/jpeg \d+×\d+ in", detail)
     assert "checking device printer-1 (test page)…" in out.stderr
     assert "certificate" not in out.stdout  # --devices-only
     assert out.stdout.rstrip().endswith("all checks passed")
