@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import FileResponse
+from sqlmodel import col, select
 
 from coordinator.api.deps import CoordinatorDep, SessionDep
 from coordinator.api.principal import PrincipalDep
-from coordinator.cases.service import CaseService
+from coordinator.cases.service import CaseService, OpenCase, close_case, focus_case, get_case, open_case
 from coordinator.models.case import (
     CaptureStart,
     CaseCreate,
@@ -36,38 +37,31 @@ def _public(case: Case, materials: list[Material] | None = None) -> CasePublic:
 
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED)
-def open_case(
+def submit_case(
     body: CaseCreate, principal: PrincipalDep, session: SessionDep, coordinator: CoordinatorDep
 ) -> CasePublic:
-    """Open a case at a window; it becomes the window's current case."""
-    case = _service(coordinator).open(
-        session, principal.scope, body.window_id, body.title, body.applicant_name, body.applicant_id_number
-    )
+    """Open (submit) a case at a window — it becomes the window's current case — or online (no window)."""
+    case = open_case(session, principal.scope, coordinator.case_hooks, OpenCase(**body.model_dump()))
     return _public(case, [])
 
 
 @router.get("/cases/{case_id}")
-def get_case(
-    case_id: int, principal: PrincipalDep, session: SessionDep, coordinator: CoordinatorDep
-) -> CasePublic:
-    svc = _service(coordinator)
-    case = svc.get(session, principal.scope, case_id)
-    return _public(case, svc.materials(session, principal.scope, case_id))
+def read_case(case_id: int, principal: PrincipalDep, session: SessionDep) -> CasePublic:
+    case = get_case(session, principal.scope, case_id)
+    materials = session.exec(select(Material).where(Material.case_id == case.id).order_by(col(Material.id)))
+    return _public(case, list(materials))
 
 
 @router.post("/cases/{case_id}/current")
-def focus_case(
-    case_id: int, principal: PrincipalDep, session: SessionDep, coordinator: CoordinatorDep
-) -> CasePublic:
+def make_current(case_id: int, principal: PrincipalDep, session: SessionDep) -> CasePublic:
     """Make this case the one in front of the clerk: device-initiated captures land in it."""
-    return _public(_service(coordinator).focus(session, principal.scope, case_id))
+    return _public(focus_case(session, principal.scope, case_id))
 
 
 @router.post("/cases/{case_id}/close")
-def close_case(
-    case_id: int, principal: PrincipalDep, session: SessionDep, coordinator: CoordinatorDep
-) -> CasePublic:
-    return _public(_service(coordinator).close(session, principal.scope, case_id))
+def take_off_counter(case_id: int, principal: PrincipalDep, session: SessionDep) -> CasePublic:
+    """No more captures into this case at the counter (its workflow goes on)."""
+    return _public(close_case(session, principal.scope, case_id))
 
 
 @router.post("/cases/{case_id}/captures", status_code=status.HTTP_202_ACCEPTED)
