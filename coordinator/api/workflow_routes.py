@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from coordinator.api import cases, catalog, org, public_catalog, staff, staff_auth
+from coordinator.api import (
+    case_calendar,
+    case_workflow,
+    cases,
+    catalog,
+    org,
+    public_catalog,
+    staff,
+    staff_auth,
+)
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowError
 
 STATUS: dict[type[WorkflowError], int] = {
@@ -17,7 +26,7 @@ STATUS: dict[type[WorkflowError], int] = {
 
 
 def install(app: FastAPI) -> None:
-    for module in (staff_auth, org, staff, catalog, public_catalog, cases):
+    for module in (staff_auth, org, staff, catalog, public_catalog, cases, case_workflow, case_calendar):
         app.include_router(module.router)
 
     @app.exception_handler(WorkflowError)
