@@ -1,8 +1,8 @@
 """An app over a real database (no broker: the organisation and catalog routes need none) and a small world.
 
 The world: the Ningxia tree; departments SCJG (市场监管) and GA (公安) in 兴庆区, SCJG in 西夏区 and 银川市;
-a hall per county with windows; one staff member of every role in 兴庆区 SCJG; clerks and items at each
-position a BOLA check needs (own unit, sibling county, parent city, other department).
+a hall per county with windows; one staff member of every role in 兴庆区 SCJG; clerks, items and submitted
+cases at each position a BOLA check needs (own unit, sibling county, parent city, other department).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from coordinator.runtime import Coordinator
 from coordinator.security import Passwords
 from coordinator.settings import Settings
 from tests.support import free_port, wait_until
-from workflow import catalog, process
+from workflow import case_engine, catalog, process
+from workflow.cases import Case
 from workflow.catalog import ItemContent, Material
 from workflow.codes import Role
 from workflow.org import Department, Hall, Window, unit_by_code
@@ -205,6 +206,16 @@ def world(api: Api) -> Api:
     for role in Role:
         ids[("actor", role)] = api.add_staff(f"actor-{role}", UNITS["own"], "SCJG", [role])
     ids["region_admin"] = api.add_staff("region-admin", "640000000000", None, [Role.CENTER_ADMIN])
+    with api.session() as s:
+        for pos in POSITIONS:
+            case = Case(
+                code=f"WORLD-{pos}", unit_id=ids[("unit", pos)], department_id=ids[("dept", pos)],
+                window_id=ids[("window", pos)], item_version_id=ids[("version", pos)], title=f"{pos} 办件",
+                opened_by=ids[("staff", pos)], opened_at=0.0,
+            )  # fmt: skip
+            case_engine.submit(s, case, ids[("staff", pos)], "clerk")
+            ids[("case", pos)] = case.id
+        s.commit()
     return api
 
 
