@@ -39,7 +39,20 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock up front (no deadlock-prone upgrade from a read). Readers marked with
+    # READ_ONLY take a snapshot instead: in WAL mode they never wait for, nor hold up, a writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "hallmesh_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read (same pool): on SQLite they do not take the write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_engine(url: str) -> Engine:

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from coordinator.commands import CommandService
+from coordinator.db import reader
 from coordinator.runtime import Coordinator
 
 _bearer = HTTPBearer(auto_error=False, description="the coordinator's API token (HALLMESH_API_TOKEN)")
@@ -26,8 +27,11 @@ def get_coordinator(request: Request) -> Coordinator:
 CoordinatorDep = Annotated[Coordinator, Depends(get_coordinator)]
 
 
-def get_session(coordinator: CoordinatorDep) -> Iterator[Session]:
-    with Session(coordinator.engine) as session:
+def get_session(request: Request, coordinator: CoordinatorDep) -> Iterator[Session]:
+    # GET and HEAD only read: a snapshot that never holds SQLite's write lock (a clerk's page polling a case
+    # must not stall ingest or uploads). Other methods write and take the lock at BEGIN.
+    engine = reader(coordinator.engine) if request.method in ("GET", "HEAD") else coordinator.engine
+    with Session(engine) as session:
         yield session
 
 

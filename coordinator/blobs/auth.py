@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from coordinator.db import reader
 from coordinator.models.provisioning import AgentCertificate, ProvisionedAgent
 from protocols.blobs import MAX_REQUEST_SKEW_S
 
@@ -102,7 +103,7 @@ class AgentSignature:
         serial = cert.serial_number
         if serial in self._revoked_serials():
             raise SignatureRefused(403, "revoked", f"certificate {serial:x} is revoked")
-        with Session(self._engine) as session:
+        with Session(reader(self._engine)) as session:
             row = session.get(AgentCertificate, f"{serial:x}")
             agent = session.get(ProvisionedAgent, h.agent_id)
         if row is not None and row.revoked_at is not None:

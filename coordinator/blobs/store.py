@@ -22,6 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from coordinator.db import reader
 from coordinator.ingest.rows import dialect_insert
 from coordinator.models.blob import Blob
 from protocols.blobs import MEDIA_TYPES, SHA256_RE, sniff
@@ -67,7 +68,7 @@ class BlobStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def get(self, sha256: str) -> Blob | None:
-        with self.engine.connect() as conn:
+        with reader(self.engine).connect() as conn:
             row = conn.execute(sa.select(BLOBS).where(BLOBS.c.sha256 == sha256)).first()
         if row is None or not self.path(sha256).exists():
             return None
