@@ -168,10 +168,8 @@ class CertificateWorker:
                 session.add(row)
                 session.commit()
                 continue
-            try:
-                # print_blob commits (the grant and this row's printer); case None: the printer driver takes a
-                # string case id only, and the print row knows the certificate anyway
-                cmd_id = self.cases.print_blob(session, printer[0], printer[1], cert.sha256, None, 1,
+            try:  # print_blob commits (the grant, and the printer recorded on this row)
+                cmd_id = self.cases.print_blob(session, printer[0], printer[1], cert.sha256, cert.case_id, 1,
                                                "application/pdf")  # fmt: skip
             except (CommandError, WorkflowError) as err:
                 session.rollback()

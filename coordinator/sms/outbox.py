@@ -1,7 +1,8 @@
 """The CaseHooks listener that queues notices in the case event's transaction (transactional outbox).
 
-The phone is the case's ``applicant_phone`` (added by the case workflow); a case without one gets no notice
-(logged). Values of the texts come from the case and the event's data (``missing``, ``outcome``, ``place``).
+The phone is the case's ``applicant_phone``; a case without one gets no notice (logged). Values of the texts
+come from the case and the event's data (``missing``, ``outcome``, ``place``; ``delivery: mail`` of
+``result_ready`` sends the "mailed" text).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from coordinator.models.sms import SmsMessage
-from coordinator.sms.templates import OUTCOMES, TEMPLATES, mask_phone, render
+from coordinator.sms.templates import EVENTS, OUTCOMES, mask_phone, render
 from workflow.cases import Case
 from workflow.org import Window
 
@@ -30,13 +31,16 @@ class SmsOutbox:
         """set by the sender: called after a commit that queued notices"""
 
     def on_case_event(self, session: Session, case: Case, event_type: str, data: dict[str, Any]) -> None:
-        if event_type not in TEMPLATES:
+        if event_type not in EVENTS:
             return
-        phone = str(getattr(case, "applicant_phone", "") or "").strip()
+        kind = (
+            "result_mailed" if event_type == "result_ready" and data.get("delivery") == "mail" else event_type
+        )
+        phone = (case.applicant_phone or "").strip()
         if not phone:
             log.info("case %s %s: no applicant phone, no SMS", case.code, event_type)
             return
-        text = render(event_type, self._values(session, case, data))
+        text = render(kind, self._values(session, case, data))
         now = self.now()
         session.add(
             SmsMessage(

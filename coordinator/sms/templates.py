@@ -13,7 +13,10 @@ TEMPLATES: Final[dict[str, str]] = {
     "concluded": "{name}您好，您申请的“{item}”（办件编号{code}）已办结，结果：{outcome}。",
     "result_ready": "{name}您好，您申请的“{item}”（办件编号{code}）办理结果已可领取，"
     "请携带本人身份证件到{place}领取。",
+    "result_mailed": "{name}您好，您申请的“{item}”（办件编号{code}）办理结果已邮寄送出，请注意查收。",
 }
+EVENTS: Final = ("accepted", "supplement_requested", "concluded", "result_ready")
+"""case events that send a notice (``result_ready`` with ``delivery: mail`` uses ``result_mailed``)"""
 
 OUTCOMES: Final = {
     "approved": "准予许可", "denied": "不予许可", "withdrawn": "申请人撤回", "voided": "作废",

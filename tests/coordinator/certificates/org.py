@@ -72,7 +72,7 @@ def fire(engine: sa.Engine, hooks: CaseHooks, case_id: int, event: str, data: di
     with Session(engine) as s:
         case = s.get(Case, case_id)
         assert case is not None
-        if phone is not None:  # the case workflow (issue 7) adds the column; until then, on the instance
-            object.__setattr__(case, "applicant_phone", phone)
+        if phone is not None:
+            case.applicant_phone = phone
         hooks.fire(s, case, event, data)
         s.commit()

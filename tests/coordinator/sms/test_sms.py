@@ -164,6 +164,7 @@ def test_gateway_down_for_ten_minutes_every_notice_delivered_once(
         if gateway is not None:
             gateway.close()
     texts = [b["text"] for b in gateway.bodies]
+    assert sum("已受理" in t for t in texts) == 12
     assert any("需要补正材料：营业场所证明、身份证复印件" in t for t in texts)
     assert any("结果：准予许可" in t for t in texts)
     assert any("兴庆区政务服务中心 9 号窗口领取" in t for t in texts)
@@ -205,7 +206,7 @@ def test_no_phone_no_notice_and_rollback_drops_it(engine: sa.Engine, org: Org) -
     with Session(engine) as s:  # the case event is rolled back: its notice goes with it
         case = s.get(Case, case_id)
         assert case is not None
-        object.__setattr__(case, "applicant_phone", "13812345678")
+        case.applicant_phone = "13812345678"
         hooks.fire(s, case, "accepted", {})
         s.rollback()
     with Session(engine) as s:
@@ -227,11 +228,13 @@ def test_service_sends_through_the_sink_after_commit(engine: sa.Engine, org: Org
     service.start()
     try:
         fire(engine, hooks, make_case(engine, org), "result_ready", {}, phone="13912345678")
+        fire(engine, hooks, make_case(engine, org), "result_ready", {"delivery": "mail"}, phone="13912345679")
         wait_until(
-            lambda: sink.path.exists() and sink.path.read_text().count("\n") == 1, 10, what="SMS in sink"
+            lambda: sink.path.exists() and sink.path.read_text().count("\n") == 2, 10, what="SMS in sink"
         )
     finally:
         service.stop()
-    line = json.loads(sink.path.read_text())
-    assert line["phone"] == "13912345678"
-    assert "9 号窗口领取" in line["text"]
+    pickup, mailed = (json.loads(line) for line in sink.path.read_text().splitlines())
+    assert pickup["phone"] == "13912345678"
+    assert "9 号窗口领取" in pickup["text"]
+    assert "已邮寄送出" in mailed["text"]
