@@ -9,7 +9,8 @@ JPEG in a worker thread (never on the loop) and publishes it with the :mod:`prot
 ``want_frames(fps)`` so it may stop decoding while nobody watches. Each new frame is sent as soon as the
 camera has it (checked every ≤ 50 ms), so a tile is about as old as the camera's frame, not up to a period.
 
-Wiring it into :class:`edge_agent.runtime.Agent` (three small edits, all on the agent's loop):
+How :class:`edge_agent.runtime.Agent` wires it (all on the agent's loop; the runtime imports this module only
+when it has a camera, so agents without one never load OpenCV):
 
 1. in ``Agent._main`` after the drivers are built::
 
