@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
 from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from reportlab.lib.units import mm
@@ -211,32 +213,35 @@ def sign_pdf(pdf: bytes, seal: SealMaterial, box_pt: tuple[float, float, float, 
         key_pem = seal.key_file.read_bytes()
     except OSError as err:
         raise SealError(f"seal key {seal.key_file.name} unreadable: {err}") from err
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    key_der = key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    (cert,) = _asn1_certs(seal.cert_pem)[:1]
-    signer = signers.SimpleSigner(
-        signing_cert=cert,
-        signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
-        cert_registry=SimpleCertificateStore.from_certs(_asn1_certs(seal.chain_pem)),  # type: ignore[no-untyped-call]
-    )
-    meta = signers.PdfSignatureMetadata(
-        field_name=SEAL_FIELD,
-        subfilter=fields.SigSeedSubFilter.PADES,
-        name=seal.name,
-        reason="证照签章",
-        location="hallmesh",
-    )
-    style = StaticStampStyle.from_pdf_file(str(seal.appearance), border_width=0, background_opacity=1.0)
-    pdf_signer = signers.PdfSigner(
-        meta,
-        signer=signer,
-        stamp_style=style,
-        new_field_spec=fields.SigFieldSpec(
-            SEAL_FIELD, on_page=0, box=(int(box_pt[0]), int(box_pt[1]), int(box_pt[2]), int(box_pt[3]))
-        ),
-    )
-    out = pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)))
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        key_der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        (cert,) = _asn1_certs(seal.cert_pem)[:1]
+        signer = signers.SimpleSigner(
+            signing_cert=cert,
+            signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
+            cert_registry=SimpleCertificateStore.from_certs(_asn1_certs(seal.chain_pem)),  # type: ignore[no-untyped-call]
+        )
+        meta = signers.PdfSignatureMetadata(
+            field_name=SEAL_FIELD,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            name=seal.name,
+            reason="证照签章",
+            location="hallmesh",
+        )
+        style = StaticStampStyle.from_pdf_file(str(seal.appearance), border_width=0, background_opacity=1.0)
+        pdf_signer = signers.PdfSigner(
+            meta,
+            signer=signer,
+            stamp_style=style,
+            new_field_spec=fields.SigFieldSpec(
+                SEAL_FIELD, on_page=0, box=(int(box_pt[0]), int(box_pt[1]), int(box_pt[2]), int(box_pt[3]))
+            ),
+        )
+        out = pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)))
+    except (ValueError, TypeError, PdfError, SigningError) as err:
+        raise SealError(f"签章失败（{seal.name}）：{err}") from err
     assert isinstance(out, io.BytesIO)
     return out.getvalue()

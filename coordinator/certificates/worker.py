@@ -82,6 +82,9 @@ class CertificateWorker:
             except (sa.exc.SQLAlchemyError, OSError) as err:
                 log.warning("certificate worker: %s; retrying", err)
                 busy = True
+            except Exception:  # the worker must outlive a bug in one round; the next round retries
+                log.exception("certificate worker: round failed; retrying")
+                busy = True
             self._wake.wait(self.poll_s if busy else IDLE_S)
             self._wake.clear()
 

@@ -73,6 +73,9 @@ class SmsSender:
             except sa.exc.SQLAlchemyError as err:
                 log.warning("sms sender: %s; retrying", err)
                 wait = 1.0
+            except Exception:  # the sender must outlive a bug in one round; the claimed lease retries the row
+                log.exception("sms sender: round failed; retrying")
+                wait = 5.0
             self._wake.wait(max(0.05, min(wait, 5.0)))
             self._wake.clear()
 
