@@ -140,7 +140,7 @@ def _stages(db_path: Path, case_id: int) -> dict[str, list[float]]:
     """Where the time goes, from the timestamps the system records (one clock: everything is on this host)."""
     query = """
         SELECT c.created_at, m.captured_at, b.created_at, m.filed_at
-        FROM case_material m JOIN command c ON c.cmd_id = m.cmd_id JOIN blob b ON b.sha256 = m.sha256
+        FROM case_material m JOIN command c ON c.cmd_id = replace(m.cmd_id, '-', '') JOIN blob b ON b.sha256 = m.sha256
         WHERE m.case_id = :case
     """
     with sa.create_engine(f"sqlite:///{db_path}").connect() as conn:
