@@ -111,6 +111,15 @@ class TileCache:
         with self._lock:
             return list(self._tiles)
 
+    def prune(self, older_than_s: float) -> int:
+        """Forget tiles received more than ``older_than_s`` ago (cameras nobody watches any more); return how many."""
+        cutoff = self._clock() - older_than_s
+        with self._lock:
+            old = [k for k, t in self._tiles.items() if t.received_at < cutoff]
+            for key in old:
+                del self._tiles[key]
+        return len(old)
+
     def agent_online(self, agent_id: str) -> bool:
         if self._live is None:
             return True

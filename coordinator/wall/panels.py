@@ -69,6 +69,7 @@ class PanelService:
         self.decoder = DecodeCache()
         self.stats = PanelStats()
         self._panels: dict[PanelId, _Panel] = {}
+        self._showing: dict[PanelId, set[CameraKey]] = {}
         self._stopping = False
 
     @property
@@ -108,11 +109,17 @@ class PanelService:
             panel.clients -= 1
             if panel.clients == 0:
                 self._panels.pop(pid, None)
+                self._showing.pop(pid, None)
+                self._forget_unshown()
                 if panel.task is not None:
                     panel.task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await panel.task
                 self.demand.drop(panel)
+
+    def _forget_unshown(self) -> None:
+        """Decoded images only of cameras some watched panel shows (a tour moves on, a panel closes)."""
+        self.decoder.forget(set().union(*self._showing.values()))
 
     async def shutdown(self) -> None:
         """End every stream (the server is stopping: it waits for open responses before it can exit)."""
@@ -140,6 +147,9 @@ class PanelService:
                 if fresh is not None and (view is None or fresh.layout != view.layout):
                     compositor = PanelCompositor(fresh.layout, r, c, self.decoder)
                 view = fresh
+                if view is not None:
+                    self._showing[panel.pid] = {k for k in view.cameras if k is not None}
+                    self._forget_unshown()
             if view is not None and compositor is not None:
                 cells = view.layout.cells_of_panel(r, c)
                 wants = {

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 FRAME_HEADER: Final = struct.Struct(">HQ")
 STATUS_EVERY_S: Final = 0.5
 MAX_CAMERAS: Final = 256
+PRUNE_EVERY_S: Final = 60.0
+PRUNE_AFTER_S: Final = 600.0
+"""tiles older than this are dropped from the cache (a camera nobody has watched for 10 minutes)"""
 
 CameraInfo = Callable[[list[tuple[CameraKey, str]]], list[dict[str, Any]]]
 """(camera, label) pairs → name, service point, ptz of each (runs in a worker thread: may query the DB)."""
@@ -244,6 +247,10 @@ class Hub:
                     viewer.say({"type": "status", "index": i, "status": status, "ts": ts})
 
     async def run(self) -> None:
+        last_prune = time.monotonic()
         while True:
             await asyncio.sleep(STATUS_EVERY_S)
             self.check_status()
+            if time.monotonic() - last_prune >= PRUNE_EVERY_S:
+                last_prune = time.monotonic()
+                self.cache.prune(PRUNE_AFTER_S)

@@ -114,3 +114,14 @@ def test_demand_debounces_a_burst_and_resyncs_agents_that_come_back() -> None:
         task.cancel()
 
     asyncio.run(main())
+
+
+def test_cache_forgets_cameras_nobody_watched_for_long() -> None:
+    clock = Clock()
+    cache = TileCache(clock=clock)
+    cache.store(("a", "old"), _tile(0))
+    clock.now += 500
+    cache.store(("a", "new"), _tile(1))
+    clock.now += 200
+    assert cache.prune(600) == 1
+    assert cache.keys() == [("a", "new")]
