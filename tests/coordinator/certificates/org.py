@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 from sqlmodel import Session
 
 from coordinator.cases.hooks import CaseHooks
@@ -76,3 +82,30 @@ def fire(engine: sa.Engine, hooks: CaseHooks, case_id: int, event: str, data: di
             case.applicant_phone = phone
         hooks.fire(s, case, event, data)
         s.commit()
+
+
+def make_pkcs12(password: bytes, name: str = DEPARTMENT) -> bytes:
+    """A seal key for ``name`` with its certificate from another (self-signed) root, as a PKCS#12 file."""
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "区电子印章中心")])
+    now = dt.datetime.now(dt.UTC)
+    root = (
+        x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name).public_key(root_key.public_key())
+        .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(root_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(root_name).public_key(key.public_key()).serial_number(2)
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )  # fmt: skip
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"seal", key, leaf, [root], serialization.BestAvailableEncryption(password)
+    )
+    return p12

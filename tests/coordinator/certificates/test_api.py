@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
 from coordinator.certificates.verify import check_signature, trust_roots
-from tests.coordinator.certificates.org import DEPARTMENT, fire, make_case, make_org
+from tests.coordinator.certificates.org import DEPARTMENT, fire, make_case, make_org, make_pkcs12
 from tests.coordinator.conftest import AUTH, Harness
 from tests.support import wait_until
 
@@ -145,3 +145,40 @@ def test_calibration_is_stored_per_printer_and_the_sheet_is_a_pdf(harness: Harne
         harness.scalar("SELECT offset_y_mm FROM cert_printer_calibration WHERE device_id = 'printer-1'")
         == -2.0
     )
+
+
+def test_imported_seal_signs_and_a_new_certificate_replaces_the_old(harness: Harness) -> None:
+    engine = harness.engine
+    org = make_org(engine)
+    p12 = make_pkcs12(b"s3cret")
+    url = f"/api/v1/seals/import?department_id={org.department_id}"
+    wrong = harness.client.post(url, content=p12, headers={**AUTH, "X-Pkcs12-Password": "nope"})
+    assert wrong.status_code == 422
+    r = harness.client.post(url, content=p12, headers={**AUTH, "X-Pkcs12-Password": "s3cret"})
+    assert r.status_code == 201, r.text
+    assert r.json()["source"] == "pkcs12"
+    assert r.json()["department_id"] == org.department_id
+    case_id = make_case(engine, org)
+    hooks = harness.coordinator.case_hooks
+    fire(engine, hooks, case_id, "concluded", {"outcome": "approved"})
+    wait_until(lambda: (_certificate(harness, case_id) or {}).get("status") == "valid", 20, what="first")
+    first = _certificate(harness, case_id)
+    assert first is not None
+    fire(engine, hooks, case_id, "concluded", {"outcome": "approved", "template": "business_licence"})
+    wait_until(lambda: harness.scalar("SELECT count(*) FROM cert_certificate WHERE status = 'valid'") == 1
+               and harness.scalar("SELECT status FROM cert_certificate WHERE number = :n", n=first["number"])
+               == "replaced", 20, what="replaced")  # fmt: skip
+    second = _certificate(harness, case_id)
+    assert second is not None
+    assert second["number"].endswith("-Z02")
+    public = httpx.Client(base_url=str(harness.client.base_url), timeout=10)
+    try:
+        for cert, valid in ((second, True), (first, False)):
+            pdf = harness.client.get(f"/api/v1/certificates/{cert['number']}/pdf", headers=AUTH).content
+            result = public.post("/api/v1/public/certificates/verify", content=pdf).json()
+            assert result["valid"] is valid, result
+            assert result["trusted"] is True  # the imported seal's root is trusted once imported
+            if not valid:
+                assert any("被替换" in reason for reason in result["reasons"])
+    finally:
+        public.close()

@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
 from coordinator.certificates.errors import SealError, TemplateError
 from coordinator.certificates.render import calibration_sheet, render, seal_box_pt
@@ -22,7 +16,7 @@ from coordinator.certificates.seal import SealMaterial, draw_seal, import_pkcs12
 from coordinator.certificates.templates import case_values, get_template, valid_until
 from coordinator.certificates.verify import check_signature, trust_roots
 from provisioning.pki import Pki
-from tests.coordinator.certificates.org import DEPARTMENT
+from tests.coordinator.certificates.org import DEPARTMENT, make_pkcs12
 
 MM = 72 / 25.4
 BBOX = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">([^<]+)</word>')
@@ -129,28 +123,7 @@ def test_sealed_pdf_validates_and_any_changed_byte_invalidates(ca: Pki, tmp_path
 
 
 def test_imported_pkcs12_seal(tmp_path: Path) -> None:
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "区电子印章中心")])
-    now = dt.datetime.now(dt.UTC)
-    root = (
-        x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name).public_key(root_key.public_key())
-        .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(root_key, hashes.SHA256())
-    )  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DEPARTMENT)]))
-        .issuer_name(root_name).public_key(key.public_key()).serial_number(2)
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .sign(root_key, hashes.SHA256())
-    )  # fmt: skip
-    p12 = pkcs12.serialize_key_and_certificates(
-        b"seal", key, leaf, [root], serialization.BestAvailableEncryption(b"pw")
-    )
+    p12 = make_pkcs12(b"pw")
     with pytest.raises(SealError):
         import_pkcs12(p12, b"wrong", tmp_path, "dept-1")
     new = import_pkcs12(p12, b"pw", tmp_path, "dept-1")
