@@ -50,6 +50,8 @@ bench: $(STAMP_PY)
 	$(BIN)/python -m bench.ingest_rate
 	$(BIN)/python -m bench.agent_rss
 	$(BIN)/python -m bench.fleet
+	$(BIN)/python -m bench.capture_latency
+	$(BIN)/python -m bench.wall
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
