@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from workflow import calendar, ledger
@@ -36,7 +38,7 @@ from workflow.case_states import (
     start_step,
 )  # fmt: skip
 from workflow.cases import Case, CaseTask, Material, TaskStatus
-from workflow.catalog import CatalogItem, ItemContent, ItemVersion
+from workflow.catalog import CatalogItem, ItemContent, ItemVersion, VersionStatus
 from workflow.codes import Role, TimeUnit
 from workflow.deadlines import DEFAULT_YELLOW_DAYS, due_date, flag
 from workflow.errors import Conflict, InvalidInput
@@ -96,34 +98,97 @@ class Command:
     slot: str | None = None
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What a case's item version says (immutable once published, so kept in memory)."""
+
+    content: ItemContent | None = None
+    definition: ProcessDefinition | None = None
+    item_unit_id: int | None = None
+    item_department_id: int | None = None
+    item_department_code: str | None = None
+
+
 @dataclass
 class Context:
     case: Case
-    content: ItemContent | None
-    definition: ProcessDefinition | None
-    item: CatalogItem | None
-    path_units: dict[int, OrgUnit]
-    """level → unit, along the case unit's path"""
+    rules: Rules
+    path_units: dict[int, int]
+    """level → unit id, along the case unit's path"""
     cal: calendar.Calendar
+
+    @property
+    def content(self) -> ItemContent | None:
+        return self.rules.content
+
+    @property
+    def definition(self) -> ProcessDefinition | None:
+        return self.rules.definition
 
     def step(self, key: str) -> Step | None:
         return next((s for s in self.definition.steps if s.key == key), None) if self.definition else None
 
 
+@dataclass
+class _Memo:
+    """Per database: published rules, unit paths, department ids (none of them ever change once seen)."""
+
+    rules: dict[int, Rules] = field(default_factory=dict)
+    paths: dict[int, tuple[dict[int, int], list[str]]] = field(default_factory=dict)
+    departments: dict[tuple[int, str], int] = field(default_factory=dict)
+
+
+_memos: weakref.WeakKeyDictionary[Engine, _Memo] = weakref.WeakKeyDictionary()
+
+
+def _memo(session: Session) -> _Memo:
+    engine = session.get_bind().engine
+    found = _memos.get(engine)
+    if found is None:
+        found = _memos[engine] = _Memo()
+    return found
+
+
+def rules(session: Session, version_id: int | None) -> Rules:
+    if version_id is None:
+        return Rules()
+    memo = _memo(session).rules
+    found = memo.get(version_id)
+    if found is not None:
+        return found
+    version = session.get(ItemVersion, version_id)
+    if version is None:
+        return Rules()
+    item = session.get(CatalogItem, version.item_id)
+    template = get_template(session, version_id)
+    dept = session.get(Department, item.department_id) if item is not None else None
+    out = Rules(
+        version.parsed(),
+        ProcessDefinition.model_validate(template.definition) if template is not None else None,
+        item.unit_id if item is not None else None,
+        item.department_id if item is not None else None,
+        dept.code if dept is not None else None,
+    )
+    if version.status == VersionStatus.PUBLISHED:
+        memo[version_id] = out
+    return out
+
+
+def _path(session: Session, unit_id: int) -> tuple[dict[int, int], list[str]]:
+    """level → unit id, and the unit codes from the top, of ``unit_id``'s path (paths never change)."""
+    memo = _memo(session).paths
+    found = memo.get(unit_id)
+    if found is None:
+        unit = session.get(OrgUnit, unit_id)
+        ids = [int(p) for p in (unit.path if unit else "").strip("/").split("/") if p]
+        units = sorted(session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids))), key=lambda u: u.level)
+        found = memo[unit_id] = ({u.level: u.id or 0 for u in units}, [u.code for u in units])
+    return found
+
+
 def context(session: Session, case: Case) -> Context:
-    content = definition = item = None
-    if case.item_version_id is not None:
-        version = session.get(ItemVersion, case.item_version_id)
-        if version is not None:
-            content, item = version.parsed(), session.get(CatalogItem, version.item_id)
-            template = get_template(session, case.item_version_id)
-            if template is not None:
-                definition = ProcessDefinition.model_validate(template.definition)
-    unit = session.get(OrgUnit, case.unit_id)
-    ids = [int(p) for p in (unit.path if unit else "").strip("/").split("/") if p]
-    units = list(session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids)))) if ids else []
-    cal = calendar.load(session, [u.code for u in sorted(units, key=lambda u: u.level)])
-    return Context(case, content, definition, item, {u.level: u for u in units}, cal)
+    levels, codes = _path(session, case.unit_id)
+    return Context(case, rules(session, case.item_version_id), levels, calendar.load(session, codes))
 
 
 def derive(session: Session, case: Case) -> Derived:
@@ -135,25 +200,34 @@ def derive(session: Session, case: Case) -> Derived:
 # -- tasks and deadlines ------------------------------------------------------------------------------
 
 
-def _place(session: Session, ctx: Context, step: Step | None) -> tuple[int, int | None]:
-    """The unit and department that handle ``step`` (None: the case's own acceptance/result work)."""
-    case = ctx.case
-    if step is None or (step.kind == StepKind.ACCEPT and step.level is None):
-        unit_id, dept_id = case.unit_id, case.department_id
-    elif step.level is not None and int(step.level) in ctx.path_units:
-        unit_id, dept_id = ctx.path_units[int(step.level)].id or case.unit_id, None
-    elif ctx.item is not None:
-        unit_id, dept_id = ctx.item.unit_id, ctx.item.department_id
-    else:
-        unit_id, dept_id = case.unit_id, case.department_id
-    code = step.department_code if step is not None else None
-    if code is None and dept_id is None and ctx.item is not None:
-        item_dept = session.get(Department, ctx.item.department_id)
-        code = item_dept.code if item_dept is not None else None
-    if code is not None:
+def _department(session: Session, unit_id: int, code: str) -> int | None:
+    memo = _memo(session).departments
+    found = memo.get((unit_id, code))
+    if found is None:
         found = session.exec(
             select(Department.id).where(Department.unit_id == unit_id, Department.code == code)
         ).first()
+        if found is not None:
+            memo[(unit_id, code)] = found
+    return found
+
+
+def _place(session: Session, ctx: Context, step: Step | None) -> tuple[int, int | None]:
+    """The unit and department that handle ``step`` (None: the case's own acceptance/result work)."""
+    case, r = ctx.case, ctx.rules
+    if step is None or (step.kind == StepKind.ACCEPT and step.level is None):
+        unit_id, dept_id = case.unit_id, case.department_id
+    elif step.level is not None and int(step.level) in ctx.path_units:
+        unit_id, dept_id = ctx.path_units[int(step.level)], None
+    elif r.item_unit_id is not None:
+        unit_id, dept_id = r.item_unit_id, r.item_department_id
+    else:
+        unit_id, dept_id = case.unit_id, case.department_id
+    code = step.department_code if step is not None else None
+    if code is None and dept_id is None:
+        code = r.item_department_code
+    if code is not None:
+        found = _department(session, unit_id, code)
         dept_id = found if found is not None else dept_id
     return unit_id, dept_id
 
