@@ -135,9 +135,11 @@ class Scope:
             items = self.restrict(select(col(CatalogItem.id)), CatalogItem)
             return stmt.where(col(ItemVersion.item_id).in_(items))
         where = self._within(_TARGETS[model])
-        if model is Case:
-            via_tasks = self.restrict(select(col(CaseTask.case_id)), CaseTask)
-            where = sa.or_(where, col(Case.id).in_(via_tasks))
+        if model is Case:  # or through one of its tasks (EXISTS: one index probe per case)
+            via_task = sa.exists().where(
+                col(CaseTask.case_id) == col(Case.id), self._within(_TARGETS[CaseTask])
+            )
+            where = sa.or_(where, via_task)
         return stmt.where(where)
 
     def _within(self, target: _Target) -> Any:
