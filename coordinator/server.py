@@ -26,6 +26,8 @@ def serve(settings: Settings) -> None:
         log_level="info",
         lifespan="on",
         access_log=False,
+        ws_per_message_deflate=False,  # wall tiles are JPEG: deflating them costs CPU and saves nothing
+        timeout_graceful_shutdown=5,  # splice-panel MJPEG streams never end by themselves
     )
     server = uvicorn.Server(config)
     if threading.current_thread() is not threading.main_thread():

@@ -159,13 +159,13 @@ class MqttLink:
 
     # -- outbound ----------------------------------------------------------------------------------------
 
-    def send(self, kind: Channel, topic: str, body: Body) -> bool:
+    def send(self, kind: Channel, topic: str, body: Body, *, retain: bool = False) -> bool:
         """Publish ``body`` QoS 1 in a coordinator envelope; False (nothing queued) while disconnected."""
         payload = self._envelope(kind, body)
         with self._io_lock:
             if not self._connected.is_set():
                 return False
-            info = self._client.publish(topic, payload, qos=1)
+            info = self._client.publish(topic, payload, qos=1, retain=retain)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def stop(self, timeout: float = 3.0) -> None:

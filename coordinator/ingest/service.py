@@ -44,8 +44,8 @@ class IngestService:
         self.writer.stop()  # commits and acks what is queued while the link is still up
         self.link.stop()
 
-    def send(self, kind: Channel, topic: str, body: Body) -> bool:
-        return self.link.send(kind, topic, body)
+    def send(self, kind: Channel, topic: str, body: Body, *, retain: bool = False) -> bool:
+        return self.link.send(kind, topic, body, retain=retain)
 
     @property
     def connected(self) -> bool:

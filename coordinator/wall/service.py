@@ -88,7 +88,8 @@ class WallService:
 
     def _send_config(self, agent_id: str, body: ConfigBody) -> bool:
         ingest = self.coordinator.ingest
-        return ingest is not None and ingest.send(Channel.CONFIG, topics.config(agent_id), body)
+        # Retained (DESIGN §4): an agent that reconnects finds the current demand without asking.
+        return ingest is not None and ingest.send(Channel.CONFIG, topics.config(agent_id), body, retain=True)
 
     # -- lookups (worker threads) --------------------------------------------------------------------------
 
