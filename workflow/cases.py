@@ -116,7 +116,17 @@ class CaseTask(SQLModel, table=True):
     __tablename__ = "case_task"
     __table_args__ = (
         sa.UniqueConstraint("case_id", "step_key", name="uq_case_task_step"),
-        sa.Index("ix_case_task_queue", "status", "role", "unit_id", "due"),
+        # the work queues: open tasks by role and unit, earliest due first (covering: ids come from the index)
+        sa.Index(
+            "ix_case_task_open",
+            "role",
+            "unit_id",
+            "due",
+            "id",
+            "department_id",
+            postgresql_where=sa.text("status = 'open'"),
+            sqlite_where=sa.text("status = 'open'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

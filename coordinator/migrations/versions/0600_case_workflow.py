@@ -78,7 +78,10 @@ def upgrade() -> None:
         sa.Column("due", sa.Date(), nullable=True),
         sa.UniqueConstraint("case_id", "step_key", name="uq_case_task_step"),
     )
-    op.create_index("ix_case_task_queue", "case_task", ["status", "role", "unit_id", "due"])
+    op.create_index(
+        "ix_case_task_open", "case_task", ["role", "unit_id", "due", "id", "department_id"],
+        postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"),
+    )  # fmt: skip
     calendar = op.create_table(
         "calendar_day",
         sa.Column("region", _s(12), primary_key=True),
