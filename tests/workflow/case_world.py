@@ -123,15 +123,15 @@ def build(session: Session) -> World:
         session.flush()
         windows[name] = w.id or 0
     world = World(county, village, depts, windows)
-    people = {
+    people: dict[str, tuple[OrgUnit, str | None, Role]] = {
         "clerk": (county, "SCJG", Role.CLERK), "reviewer": (county, "SCJG", Role.REVIEWER),
         "reviewer_ga": (county, "GA", Role.REVIEWER), "reviewer_zj": (county, "ZJ", Role.REVIEWER),
         "approver": (county, "SCJG", Role.APPROVER), "approver2": (county, "SCJG", Role.APPROVER),
         "dept_admin": (county, "SCJG", Role.DEPT_ADMIN), "village_clerk": (village, None, Role.CLERK),
     }  # fmt: skip
-    for who, (unit, dept, role) in people.items():
+    for who, (unit, line, role) in people.items():
         s = Staff(employee_no=f"{who}-{next(_n)}", name=who, unit_id=unit.id or 0,
-                  department_id=depts[dept] if dept else None, roles=join_roles([role]))  # fmt: skip
+                  department_id=depts[line] if line else None, roles=join_roles([role]))  # fmt: skip
         session.add(s)
         world.staff[who] = s
     session.commit()

@@ -40,7 +40,7 @@ def submit(session: Session, world: World, window: str, version: int | None, day
 
 def do(session: Session, world: World, who: str, case: Case, day: str, action: str, **kw: object) -> Case:
     assert case.id is not None
-    out, _ = case_engine.act(session, world.scope(session, who), case.id, cmd(action, **kw), at(day))  # type: ignore[arg-type]
+    out, _ = case_engine.act(session, world.scope(session, who), case.id, cmd(action, **kw), at(day))
     session.commit()
     return out
 
@@ -122,7 +122,7 @@ def test_illegal_moves_are_refused_naming_the_state(session: Session, world: Wor
 
 def _accepted(session: Session, world: World, steps: list[dict[str, object]], window: str = "county",
               who: str = "clerk") -> Case:  # fmt: skip
-    version = world.item(session, steps)  # type: ignore[arg-type]
+    version = world.item(session, steps)
     case = submit(session, world, window, version, "2025-09-25")
     add_material(session, case, "身份证明")
     return do(session, world, who, case, "2025-09-26", "accept")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -24,7 +25,7 @@ def _cases(engine: sa.Engine) -> None:
             case = world.new_case("county", version)
             case_engine.submit(s, case, world.staff["clerk"].id, "clerk", at("2025-09-25"))
             add_material(s, case, "身份证明")
-            steps = [("clerk", "accept", {}), ("reviewer", "decide", {"step": "review", "decision": "approve"}),
+            steps: list[tuple[str, str, dict[str, Any]]] = [("clerk", "accept", {}), ("reviewer", "decide", {"step": "review", "decision": "approve"}),
                      ("approver", "decide", {"step": "approve", "decision": "approve"}),
                      ("clerk", "decide", {"step": "done", "decision": "approve"}),
                      ("clerk", "result_ready", {}), ("clerk", "deliver", {}), ("clerk", "evaluate", {"score": 4})]  # fmt: skip
@@ -96,7 +97,7 @@ def _move(s: Session, rng: random.Random, rows: list[CaseEvent]) -> str:
 
 
 TAMPERINGS = [
-    _edit("data", lambda d: {**d, "x": 1} if isinstance(d, dict) else {"x": 1}),  # type: ignore[dict-item]
+    _edit("data", lambda d: {**d, "x": 1} if isinstance(d, dict) else {"x": 1}),
     _edit("type", lambda t: f"{t}x"),
     _edit("at", lambda a: float(a) + 1.0),  # type: ignore[arg-type]
     _edit("role", lambda r: "center_admin" if r != "center_admin" else "clerk"),

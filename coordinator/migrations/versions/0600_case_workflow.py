@@ -8,6 +8,7 @@ Create Date: 2026-11-28 00:00:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 import sqlmodel
@@ -27,7 +28,7 @@ def _s(n: int) -> sqlmodel.AutoString:
     return sqlmodel.AutoString(length=n)
 
 
-_CASE_COLUMNS = [
+_CASE_COLUMNS: list[sa.Column[Any]] = [
     sa.Column("applicant_phone", _s(20), nullable=False, server_default=""),
     sa.Column("channel", _s(2), nullable=False, server_default="1"),
     sa.Column("state", _s(24), nullable=False, server_default="submitted"),
