@@ -4,11 +4,14 @@ delivery, with CaseHooks fired in order, the work queues of each role, detail, s
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
+from coordinator.blobs.store import BlobStore
 from tests.coordinator.api.conftest import Api, pk
 from workflow.calendar import Calendar, seed_rows
 from workflow.case_engine import china_date
@@ -139,3 +142,27 @@ def test_audit_endpoint_reports_the_first_broken_link(world: Api) -> None:
     assert r["ok"] is False
     assert r["first_break"]["case_id"] == case_id
     assert "链尾" in r["first_break"]["reason"]
+
+
+def test_an_upload_fills_a_slot_and_lets_the_case_be_accepted(world: Api, tmp_path: Path) -> None:
+    world.coordinator.blobs = BlobStore(tmp_path / "blobs", world.engine, 1_000_000)
+    case_id, clerk = world.ids[("case", "own")], world.as_("actor-clerk")
+    url = f"/api/v1/cases/{case_id}/materials"
+    pdf = b"%PDF-1.4\n% an identity document\n"
+    r = world.client.post(url, headers={**clerk, "Content-Type": "text/plain"}, content=b"hello")
+    assert r.status_code == 415
+    r = world.client.post(url, params={"slot": "户口本"}, headers={**clerk, "Content-Type": "application/pdf"},
+                          content=pdf)  # fmt: skip
+    assert r.status_code == 422
+    r = world.client.post(url, params={"slot": "身份证明"}, headers={**clerk, "Content-Type": "application/pdf"},
+                          content=pdf)  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert (r.json()["slot"], r.json()["kind"], r.json()["sha256"]) == (
+        "身份证明",
+        "upload",
+        hashlib.sha256(pdf).hexdigest(),
+    )
+    detail = world.client.get(f"/api/v1/cases/{case_id}/detail", headers=clerk).json()
+    assert detail["missing"] == []
+    r = world.client.post(f"/api/v1/cases/{case_id}/actions", headers=clerk, json={"action": "accept"})
+    assert r.json()["state"] == "in_progress", r.text
