@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from coordinator.api import (
     case_calendar,
+    case_materials,
     case_workflow,
     cases,
     catalog,
@@ -26,7 +27,17 @@ STATUS: dict[type[WorkflowError], int] = {
 
 
 def install(app: FastAPI) -> None:
-    for module in (staff_auth, org, staff, catalog, public_catalog, cases, case_workflow, case_calendar):
+    for module in (
+        staff_auth,
+        org,
+        staff,
+        catalog,
+        public_catalog,
+        cases,
+        case_workflow,
+        case_materials,
+        case_calendar,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(WorkflowError)
