@@ -112,6 +112,7 @@ ENDPOINTS = [
         lambda *_: {"action": "extend", "days": 1, "opinion": "复杂"},
     ),
     Endpoint("POST", "/api/v1/cases/{id}/actions", "case", Action.CASE_VOID, lambda *_: {"action": "void", "opinion": "重复"}),
+    Endpoint("POST", "/api/v1/cases/{id}/materials", "case", Action.CASE_HANDLE),  # no file: 415 when allowed
     Endpoint("POST", "/api/v1/cases/{id}/close", "case", Action.CASE_HANDLE),
 ]  # fmt: skip
 
