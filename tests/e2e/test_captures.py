@@ -38,7 +38,11 @@ def _start(system: System) -> tuple[httpx.Client, list[DemoUser]]:
     system.add_agent(AGENT, extra=f'[coordinator]\nurl = "{system.base_url}"\n')
     system.start_agent(AGENT)
     wait_until(lambda: system.is_online(AGENT), timeout=20, what="agent online")
-    http = httpx.Client(base_url=system.base_url, timeout=10)
+    # No keep-alive: the coordinator is killed under this client, and a pooled connection to the dead
+    # process would be left for the garbage collector.
+    http = httpx.Client(
+        base_url=system.base_url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+    )
     r = http.post("/api/v1/auth/login", json={"employee_no": clerk.employee_no, "password": clerk.password})
     assert r.status_code == 200, r.text
     http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
@@ -97,13 +101,13 @@ def test_other_staff_cannot_read_the_case_materials(system: System) -> None:
     wait_until(lambda: len(_materials(system, case["id"])) == 1, timeout=30, what="material filed")
     mid = http.get(f"/api/v1/cases/{case['id']}").json()["materials"][0]["id"]
     tech = next(u for u in users if u.employee_no == "demo-technician")
-    other = httpx.Client(base_url=system.base_url, timeout=10)
-    token = other.post(
-        "/api/v1/auth/login", json={"employee_no": tech.employee_no, "password": tech.password}
-    )
-    other.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-    denied = other.get(f"/api/v1/cases/{case['id']}/materials/{mid}/content")
-    assert denied.status_code == 403  # technicians have no case role: personal data stays with case staff
-    assert other.get(f"/api/v1/cases/{case['id']}").status_code == 403
+    with httpx.Client(base_url=system.base_url, timeout=10) as other:
+        login = {"employee_no": tech.employee_no, "password": tech.password}
+        other.headers["Authorization"] = (
+            f"Bearer {other.post('/api/v1/auth/login', json=login).json()['access_token']}"
+        )
+        denied = other.get(f"/api/v1/cases/{case['id']}/materials/{mid}/content")
+        assert denied.status_code == 403  # technicians have no case role: personal data stays with case staff
+        assert other.get(f"/api/v1/cases/{case['id']}").status_code == 403
     anonymous = httpx.get(f"{system.base_url}/api/v1/cases/{case['id']}/materials/{mid}/content")
     assert anonymous.status_code == 401
