@@ -17,6 +17,7 @@ from typing import Any, Final, NamedTuple
 
 import cv2
 import numpy as np
+import simplejpeg
 
 from coordinator.wall.cache import CachedTile, CameraKey
 
@@ -139,19 +140,26 @@ class Layout:
 
 
 class DecodeCache:
-    """The decoded image of each camera's current tile: decoded once per tile, shared by all panels."""
+    """The decoded image of each camera's current tile: decoded once per tile, shared by all panels.
+
+    Tiles are decoded with libjpeg-turbo's DCT scaling (``simplejpeg``): at the smallest of the scales 1/8 … 8/8
+    that still covers the cell, so a 640×360 tile for a 480×270 cell (a 4×4 grid on 1080p) comes out of the
+    decoder at exactly 480×270 — less decoding work and no resize at all. A cell larger than what is cached
+    decodes the tile again, larger.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._images: dict[CameraKey, tuple[int, Any]] = {}
         self.decoded = 0
 
-    def image(self, cached: CachedTile) -> Any | None:
+    def image(self, cached: CachedTile, size: tuple[int, int] | None = None) -> Any | None:
+        """The tile as a BGR image at least ``size`` (width, height) where the tile allows, else full size."""
         with self._lock:
             found = self._images.get(cached.key)
-            if found is not None and found[0] == cached.version:
+            if found is not None and found[0] == cached.version and _covers(found[1], size, cached):
                 return found[1]
-            img = cv2.imdecode(np.frombuffer(cached.tile.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            img = _decode(cached.tile.jpeg, size)
             self.decoded += 1
             if img is None:
                 self._images.pop(cached.key, None)
@@ -163,6 +171,24 @@ class DecodeCache:
         with self._lock:
             for key in [k for k in self._images if k not in keep]:
                 del self._images[key]
+
+
+def _covers(img: Any, size: tuple[int, int] | None, cached: CachedTile) -> bool:
+    if size is None:
+        return bool(img.shape[1] >= cached.tile.width and img.shape[0] >= cached.tile.height)
+    return bool(
+        img.shape[1] >= min(size[0], cached.tile.width) and img.shape[0] >= min(size[1], cached.tile.height)
+    )
+
+
+def _decode(jpeg: bytes, size: tuple[int, int] | None) -> Any | None:
+    try:
+        if size is None:
+            return simplejpeg.decode_jpeg(jpeg, colorspace="BGR")
+        return simplejpeg.decode_jpeg(jpeg, colorspace="BGR", min_width=size[0], min_height=size[1])
+    except ValueError:  # not a JPEG this decoder takes: let OpenCV try, None if it cannot either
+        img: Any = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        return img
 
 
 GetTile = Callable[[CameraKey], CachedTile | None]
@@ -207,11 +233,14 @@ class PanelCompositor:
         view = self.buffer[
             part.y0 - self.rect.y0 : part.y1 - self.rect.y0, part.x0 - self.rect.x0 : part.x1 - self.rect.x0
         ]
-        img = self.decoder.image(cached) if cached is not None else None
+        img = self.decoder.image(cached, (cell.width, cell.height)) if cached is not None else None
         if img is None:
             view[:] = (24, 24, 24)
             return
-        if part == cell:
+        if part == cell and img.shape[1] == cell.width and img.shape[0] == cell.height:
+            view[:] = img  # the decoder's DCT scaling already made it the cell's size
+            target = view
+        elif part == cell:
             cv2.resize(img, (cell.width, cell.height), dst=view, interpolation=cv2.INTER_LINEAR)
             target = view
         else:  # the cell crosses panel edges: scale it whole once, copy this panel's slice
