@@ -206,3 +206,33 @@ def test_special_procedure_stops_the_clock_and_extension_adds_days(session: Sess
     assert case.due_statutory == D("2025-11-19")  # + 10 working days: 11-6..7, 11-10..14, 11-17..19
     with pytest.raises(Conflict, match="只能延长一次"):
         do(session, world, "approver", case, "2025-10-13", "extend", days=1, opinion="再延")
+
+
+def test_an_open_case_keeps_its_version_when_a_new_one_is_published(session: Session, world: World) -> None:
+    from workflow import catalog
+    from workflow.catalog import ItemContent, ItemVersion
+    from workflow.catalog import Material as Required
+
+    v1 = world.item(session, SIMPLE, promised=20, statutory=20)
+    case = submit(session, world, "county", v1, "2025-09-25")
+    old = session.get(ItemVersion, v1)
+    assert old is not None
+    # The unit publishes version 2 from 2025-10-01 with other materials and a shorter promised limit;
+    # version 1 is closed the day before (validity periods never overlap).
+    draft = catalog.new_draft(session, old.item_id)
+    content = ItemContent(
+        name=old.name, item_type="01", level=old.level, statutory_limit=20, promised_limit=5,
+        materials=[Required(name="申请书")],
+    )  # fmt: skip
+    catalog.update_draft(session, draft, content)
+    catalog.close(session, old, dt.date(2025, 10, 1))
+    catalog.publish(session, draft, dt.date(2025, 10, 1), None)
+    session.commit()
+    assert catalog.current_version(session, old.item_id, dt.date(2025, 10, 2)).id == draft.id  # type: ignore[union-attr]
+    # The case opened under version 1 stays on it: its slots and limits are version 1's.
+    m = add_material(session, case)
+    do(session, world, "clerk", case, "2025-10-09", "assign_material", material_id=m.id, slot="身份证明")
+    do(session, world, "clerk", case, "2025-10-09", "accept")
+    assert case.item_version_id == v1
+    # 20 working days after 2025-10-09 (Saturday 10-11 is a 调休 working day), not version 2's 5.
+    assert case.due_promised == D("2025-11-05")
