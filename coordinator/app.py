@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from coordinator import wall
 from coordinator.api import (
     agents,
+    app_support,
     blobs,
     certificates,
     commands,
@@ -73,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
     wall.install(app)  # monitoring wall: API, viewer WebSocket, splice panels, pages at /wall/
     app.mount("/public", StaticFiles(packages=[("dashboard", "public")], html=True), name="public-catalog")
     app.mount("/verify", StaticFiles(packages=[("dashboard", "verify")], html=True), name="cert-verify")
+    app.include_router(app_support.router)  # staff web app: windows with their agents' live state
+    app.mount("/app", StaticFiles(packages=[("dashboard", "app")], html=True), name="staff-app")
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, err: NotFoundError) -> JSONResponse:
