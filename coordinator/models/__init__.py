@@ -17,6 +17,7 @@ from coordinator.models import blob as _blob  # noqa: F401  (blob store records,
 from coordinator.models import certificate as _certificate  # noqa: F401  (certificates, migration 0700)
 from coordinator.models import conference as _conference  # noqa: F401  (conference tables, migration 0100)
 from coordinator.models import sms as _sms  # noqa: F401  (SMS outbox, migration 0700)
+from coordinator.models import stats as _stats  # noqa: F401  (boards' daily aggregate, rules: migration 0800)
 from coordinator.models import wall as _wall  # noqa: F401  (walls, camera groups, tours: migration 0400)
 from coordinator.models.agent import Agent, AgentDetail, AgentPublic, AgentsPublic, InventoryPublic
 from coordinator.models.command import (
