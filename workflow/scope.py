@@ -47,6 +47,8 @@ class Action(StrEnum):
     CASE_VOID = "case.void"
     CALENDAR_WRITE = "calendar.write"
     AUDIT_VERIFY = "audit.verify"
+    STATS_READ = "stats.read"
+    STATS_MANAGE = "stats.manage"
 
 
 _ALL = frozenset(Role)
@@ -67,6 +69,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CASE_VOID: frozenset({Role.DEPT_ADMIN, Role.CENTER_ADMIN}),
     Action.CALENDAR_WRITE: frozenset({Role.CENTER_ADMIN}),
     Action.AUDIT_VERIFY: frozenset({Role.CENTER_ADMIN, Role.SUPERVISOR}),
+    Action.STATS_READ: _ALL - {Role.TECHNICIAN},
+    Action.STATS_MANAGE: frozenset({Role.CENTER_ADMIN}),
 }
 
 GRANTABLE: dict[Role, frozenset[Role]] = {
