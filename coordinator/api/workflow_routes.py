@@ -15,6 +15,7 @@ from coordinator.api import (
     public_catalog,
     staff,
     staff_auth,
+    stats,
 )
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowError
 
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
         case_workflow,
         case_materials,
         case_calendar,
+        stats,
     ):
         app.include_router(module.router)
 
