@@ -26,6 +26,7 @@ from coordinator.provision.service import ProvisioningService
 from coordinator.settings import Settings
 from coordinator.sms.service import SmsService
 from coordinator.state import LiveState
+from coordinator.stats import aggregate as stats_aggregate
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class Coordinator:
         self.sms = SmsService(settings, self.engine)
         self.case_hooks.register(self.certificates.on_case_event)
         self.case_hooks.register(self.sms.on_case_event)
+        self.case_hooks.register(stats_aggregate.on_case_event)  # boards' daily counts, same transaction
         self.ingest.start()
         self.commands.start()
         self.conferences.start()
