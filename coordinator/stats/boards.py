@@ -119,7 +119,7 @@ def rules(session: Session) -> BoardRules:
     return BoardRules.model_validate(row.rules) if row is not None else BoardRules()
 
 
-def set_rules(session: Session, new: BoardRules, staff_id: int, now: float) -> BoardRules:
+def set_rules(session: Session, new: BoardRules, staff_id: int | None, now: float) -> BoardRules:
     row = session.get(StatsRules, RULES_ID) or StatsRules(id=RULES_ID)
     row.rules, row.updated_by, row.updated_at = new.model_dump(), staff_id, now
     session.add(row)
