@@ -71,8 +71,8 @@ def accepted(session: Session, hooks: CaseHooks, world: World, version: int, day
 
 
 def conclude(session: Session, hooks: CaseHooks, world: World, case: Case, day: str) -> None:
-    for who, step in (("reviewer", "review"), ("approver", "approve"), ("clerk", "done")):
-        move(session, hooks, world, who, case, day, "decide", step=step, decision="approve")
+    for who, key in (("reviewer", "review"), ("approver", "approve"), ("clerk", "done")):
+        move(session, hooks, world, who, case, day, "decide", step=key, decision="approve")
 
 
 def life(session: Session, hooks: CaseHooks, world: World) -> None:
@@ -133,11 +133,14 @@ def test_boards_stay_within_scope(session: Session, world: World, hooks: CaseHoo
     assert county.rows[0].department_name == "市场监督管理局"
     assert boards.daily(session, region_scope(session), start, end).total == county.total
     other_county = boards.daily(session, scope_at(session, "640105000000"), start, end)
-    assert other_county.rows == [] and other_county.total.accepted == 0
+    assert other_county.rows == []
+    assert other_county.total.accepted == 0
     other_line = boards.daily(session, scope_at(session, "640104000000", "GA"), start, end)
     assert other_line.rows == []
     trend = boards.trend(session, scope_at(session, "640104000000"), start, end)
-    assert len(trend.points) == 30 and trend.points[2].accepted == 5 and trend.points[11].overdue == 1
+    assert len(trend.points) == 30
+    assert trend.points[2].accepted == 5
+    assert trend.points[11].overdue == 1
 
 
 def put(session: Session, day: dt.date, unit_id: int, **counts: int) -> None:
