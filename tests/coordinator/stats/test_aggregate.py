@@ -148,11 +148,10 @@ def put(session: Session, day: dt.date, unit_id: int, **counts: int) -> None:
 
 
 def test_honor_and_exposure_follow_the_stored_rules(session: Session) -> None:
-    units = {
-        code: (unit_by_code(session, code) or Case()).id or 0
+    a, b, c, d = (
+        scope_at(session, code).unit_id
         for code in ("640104000000", "640105000000", "640106000000", "640121000000")
-    }
-    a, b, c, d = units.values()
+    )
     day = D("2025-11-03")
     put(session, day, a, concluded=50, on_time=50)  # 100 %: honor
     put(session, day, b, concluded=100, on_time=98, red_cards=2)  # 98 % but red cards: exposure
