@@ -1,0 +1,242 @@
+"""The staff web app (``/app/``) in headless Chromium against real processes: a case from counter to conclusion.
+
+Real processes and peers as in ``test_counter_window``: Mosquitto (mTLS), ``hallmesh coordinator serve``,
+``hallmesh agent run`` with a document camera (simulator over MJPEG, live preview on the loopback), a signature
+pad (simulator on a pty) and a printer (ippeveprinter). The clerk signs in, opens a case whose title is an HTML
+injection attempt, sees the live preview, photographs the application form, has the applicant sign, puts both
+into the checklist's slots and accepts; the reviewer and the approver decide it from their queues; the
+certificate the conclusion issues is printed at the window. Every step is asserted on what the page shows, and
+no request of the browser leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlmodel import Session, select
+
+from hallmesh_cli.demo_org import DemoUser, seed_demo
+from protocols.sigpad import PadState
+from simulators.doccam import DoccamSim, DoccamSimOptions
+from simulators.ippeve import IppEvePrinter
+from simulators.sigpad import SigpadSim, SigpadSimOptions
+from tests.e2e.system import System
+from tests.support import wait_until
+from workflow import catalog, process
+from workflow.catalog import ItemContent, Material
+from workflow.org import Department, unit_by_code
+
+AGENT = "yinchuan-xingqing-w01"
+JWT = "e2e-jwt-secret-" + "s" * 40
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]  # fmt: skip
+XSS = "<img src=x onerror=window.__xss=1>"
+ITEM = "个体工商户设立登记（工作台测试）"
+
+
+@pytest.fixture
+def peers(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    doccam = DoccamSim(DoccamSimOptions(width=1280, height=960, fps=8.0)).start()
+    pad = SigpadSim(SigpadSimOptions()).start()
+    printer = IppEvePrinter(tmp_path / "printer", job_seconds=0.3).start()
+    try:
+        yield {"doccam": doccam, "pad": pad, "printer": printer}
+    finally:
+        printer.stop()
+        pad.stop()
+        doccam.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _devices(p: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            "[[devices]]", 'id = "doccam-1"', 'kind = "doccam"', f'source = "{p["doccam"].url}"', "preview_port = 0",
+            "[[devices]]", 'id = "sigpad-1"', 'kind = "sigpad"', f'port = "{p["pad"].path}"',
+            "[[devices]]", 'id = "printer-1"', 'kind = "printer"', f'uri = "{p["printer"].uri}"', "job_poll_s = 0.3",
+        ]
+    )  # fmt: skip
+
+
+def _item_with_process(engine: sa.Engine) -> None:
+    """A published item whose process is 受理 (clerk) → 审核 (reviewer) → 办结 (approver)."""
+    with Session(engine) as session:
+        unit = unit_by_code(session, "640104000000")
+        assert unit is not None
+        assert unit.id is not None
+        dept = session.exec(
+            select(Department.id).where(Department.unit_id == unit.id, Department.code == "SCJG")
+        ).one()
+        assert dept is not None
+        content = ItemContent(
+            name=ITEM, item_type="01", level=4, statutory_limit=15, promised_limit=5, service_objects=["1"],
+            materials=[Material(name="申请书", originals=1), Material(name="身份证明", copies=1)],
+        )  # fmt: skip
+        _, version = catalog.create_item(session, "11640104SCJG0099", "116401040099", unit.id, dept, content)
+        steps = [
+            {"key": "accept", "kind": "受理", "name": "受理", "role": "clerk", "time_limit": 0},
+            {"key": "review", "kind": "审核", "name": "审核", "role": "reviewer", "time_limit": 2, "after": ["accept"]},
+            {"key": "done", "kind": "办结", "name": "审批办结", "role": "approver", "time_limit": 2, "after": ["review"]},
+        ]  # fmt: skip
+        process.set_template(session, version, process.ProcessDefinition.model_validate({"steps": steps}))
+        catalog.publish(session, version, dt.date(2026, 1, 1), None)
+        session.commit()
+
+
+def _sign_in(page: Page, user: DemoUser) -> None:
+    expect(page.locator("#login-view")).to_be_visible()
+    page.fill("#employee-no", user.employee_no)
+    page.fill("#password", user.password)
+    page.click("#signin")
+    expect(page.locator("#me")).to_contain_text(user.name)
+
+
+def _decide(page: Page, user: DemoUser, opinion: str) -> None:
+    _sign_in(page, user)
+    expect(page.locator("#queue-view")).to_be_visible()
+    row = page.locator("#queue tr", has_text=XSS)
+    expect(row).to_have_count(1)
+    row.locator("a").click()
+    expect(page.locator("#d-title")).to_have_text(XSS)
+    expect(page.locator("#decide")).to_be_visible()
+    page.fill("#d-opinion", opinion)
+    page.click("#approve")
+    expect(page.locator("#d-timeline")).to_contain_text(opinion)
+    expect(page.locator("#decide")).to_be_hidden()
+
+
+def test_a_clerk_reviewer_and_approver_take_a_case_through_the_staff_app(
+    system: System, peers: dict[str, Any], browser: Browser
+) -> None:
+    system.extra_env["HALLMESH_JWT_SECRET"] = JWT
+    system.start_coordinator()
+    engine = sa.create_engine(f"sqlite:///{system.sqlite_path}")
+    try:
+        users = {u.employee_no: u for u in seed_demo(engine, [AGENT])}
+        _item_with_process(engine)
+    finally:
+        engine.dispose()
+    agent = system.add_agent(AGENT, devices=0, extra=f'[coordinator]\nurl = "{system.base_url}"\n')
+    agent.config.write_text(agent.config.read_text() + _devices(peers) + "\n")
+    system.start_agent(AGENT)
+
+    def all_up() -> bool:
+        status = system.agent_status(AGENT)
+        return bool(status and status["online"] and len(status.get("devices", [])) == 3
+                    and all(d["status"] == "up" for d in status["devices"]))  # fmt: skip
+
+    wait_until(all_up, timeout=60, what="agent online with its three devices up")
+
+    context = browser.new_context(base_url=system.base_url, viewport={"width": 1024, "height": 1366})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        # The clerk signs in and lands on the counter workstation of the window bound to this agent.
+        page.goto("/app/")
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        _sign_in(page, users["demo-clerk"])
+        expect(page.locator("#counter-view")).to_be_visible()
+        expect(page.locator("#window-state")).to_contain_text("在线")
+        expect(page.locator("#window-state")).to_contain_text("doccam-1")
+
+        # A new case for the item; its title tries to inject HTML and is shown as those characters.
+        page.select_option("#item", label=ITEM)
+        page.fill("#case-title", XSS)
+        page.fill("#applicant", "张三")
+        page.click("#create-case")
+        expect(page.locator("#current")).to_be_visible()
+        expect(page.locator("#cur-title")).to_have_text(XSS)
+        expect(page.locator("#cur-state")).to_have_text("已提交")
+        expect(page.locator("#slots li.missing")).to_have_count(2)
+        expect(page.locator("#accept")).to_be_disabled()
+
+        # The document camera's live preview, from the counter PC's loopback.
+        expect(page.locator("#preview")).to_be_visible()
+        assert urlsplit(page.locator("#preview").get_attribute("src") or "").hostname == "127.0.0.1"
+
+        # Photograph the application form: the photo lands, with its thumbnail fetched through the scoped API.
+        page.click("#do-photo")
+        photo = page.locator("#materials li[data-kind=photo]")
+        expect(photo).to_have_count(1)
+        expect(photo.locator("img")).to_have_attribute("src", re.compile(r"^blob:"))
+
+        # The applicant signs on the pad while the sign command waits.
+        page.click("#do-sign")
+        peers["pad"].wait_state(PadState.SIGNING, timeout=20)
+        assert peers["pad"].sign_random(seed=7)
+        signature = page.locator("#materials li[data-kind=signature]")
+        expect(signature).to_have_count(1)
+
+        # Both into the checklist, then accept.
+        photo.locator("select").select_option("申请书")
+        expect(page.locator('#slots li[data-slot="申请书"]')).to_have_class("filled")
+        signature.locator("select").select_option("身份证明")
+        expect(page.locator('#slots li[data-slot="身份证明"]')).to_have_class("filled")
+        expect(page.locator("#accept")).to_be_enabled()
+        page.click("#accept")
+        expect(page.locator("#cur-state")).to_have_text("办理中")
+        page.click("#signout")
+
+        # The reviewer and then the approver decide it from their queues; the approval concludes it.
+        _decide(page, users["demo-reviewer"], "材料齐全，符合条件")
+        page.click("#signout")
+        _decide(page, users["demo-approver"], "同意办结")
+        expect(page.locator("#d-state")).to_have_text("已办结")
+        expect(page.locator("#d-timeline")).to_contain_text("办结")
+
+        # English switch.
+        page.click("#lang")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("#d-state")).to_have_text("Concluded")
+
+        # The technician's view shows the window's agent and devices.
+        page.click("#signout")
+        _sign_in(page, users["demo-technician"])
+        expect(page.locator("#tech-view")).to_be_visible()
+        expect(page.locator("#tech")).to_contain_text("doccam-1")
+        expect(page.locator("#tech")).to_contain_text(AGENT)
+
+        assert page.evaluate("window.__xss") is None  # the title was never run as HTML
+    finally:
+        context.close()
+
+    # The approved conclusion issued a sealed certificate, printed at the window byte for byte.
+    def printed() -> tuple[str, str, int] | None:
+        with sqlite3.connect(f"file:{system.sqlite_path}?mode=ro", uri=True, timeout=10) as conn:
+            row = conn.execute(
+                "SELECT c.sha256, p.status, p.job_id FROM cert_print p JOIN cert_certificate c"
+                " ON c.id = p.certificate_id ORDER BY p.id DESC LIMIT 1"
+            ).fetchone()
+        return row if row and row[1] in ("completed", "failed") else None
+
+    found = wait_until(printed, timeout=30, what="certificate printed")
+    assert found is not None
+    sha256, status, job_id = found
+    assert status == "completed"
+    spooled = peers["printer"].spool_file(job_id)
+    assert spooled is not None
+    assert hashlib.sha256(spooled.read_bytes()).hexdigest() == sha256
+
+    assert requests
+    hosts = {urlsplit(u).hostname for u in requests if not u.startswith(("blob:", "data:"))}
+    assert hosts == {"127.0.0.1"}, requests
