@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     wall.install(app)  # monitoring wall: API, viewer WebSocket, splice panels, pages at /wall/
     app.mount("/public", StaticFiles(packages=[("dashboard", "public")], html=True), name="public-catalog")
     app.mount("/verify", StaticFiles(packages=[("dashboard", "verify")], html=True), name="cert-verify")
+    app.mount("/boards", StaticFiles(packages=[("dashboard", "boards")], html=True), name="stats-boards")
     app.include_router(app_support.router)  # staff web app: windows with their agents' live state
     app.mount("/app", StaticFiles(packages=[("dashboard", "app")], html=True), name="staff-app")
 
