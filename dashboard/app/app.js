@@ -283,7 +283,8 @@ async function showCounter() {
 function windowState() {
   const w = state.windows.find((x) => String(x.id) === $("window").value);
   $("window-state").textContent = w
-    ? `${w.online ? t("online") : t("offline")} · ${w.devices.map((d) => `${d.device_id} ${TEXT[lang].devStatus[d.status] || d.status}`).join(" · ")}`
+    ? [w.online ? t("online") : t("offline"),
+      ...w.devices.map((d) => `${d.device_id} ${TEXT[lang].devStatus[d.status] || d.status}`)].join(" · ")
     : "";
 }
 
