@@ -19,18 +19,22 @@ from sqlmodel import Session, select
 
 from coordinator import db
 from coordinator.runtime import Coordinator
+from coordinator.security import Passwords
 from hallmesh_cli.demo_org import DemoUser, seed_demo
 from tests.coordinator.api.conftest import TOKEN, Served, make_settings, pk, serve
 from workflow import case_engine, catalog, process
 from workflow.cases import CaseTask
 from workflow.catalog import ItemContent, Material
+from workflow.codes import Role
 from workflow.org import Department, Window, unit_by_code
+from workflow.staff import Staff, join_roles
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]  # fmt: skip
 XSS = "<img src=x onerror=window.__xss=1>"
 AGENT = "yinchuan-xingqing-w01"
+SIBLING_PASSWORD = "sibling-county-password"
 
 
 @dataclass
@@ -42,9 +46,10 @@ class Site:
     engine: sa.Engine
 
     def token(self, employee_no: str) -> dict[str, str]:
-        user = self.users[employee_no]
+        user = self.users.get(employee_no)
+        password = user.password if user else SIBLING_PASSWORD
         r = self.served.client.post(
-            "/api/v1/auth/login", json={"employee_no": user.employee_no, "password": user.password}
+            "/api/v1/auth/login", json={"employee_no": employee_no, "password": password}
         )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -70,6 +75,12 @@ def _world(engine: sa.Engine) -> tuple[dict[str, DemoUser], int, int]:
         process.set_template(s, version, process.ProcessDefinition.model_validate({"steps": steps}))
         catalog.publish(s, version, dt.date(2026, 1, 1), None)
         window = s.exec(select(Window).where(Window.agent_id == AGENT)).one()
+        xixia = unit_by_code(
+            s, "640105000000"
+        )  # a sibling county: none of 兴庆区's windows are within its reach
+        assert xixia is not None
+        s.add(Staff(employee_no="xixia-clerk", name="西夏区受理员", unit_id=pk(xixia), roles=join_roles([Role.CLERK]),
+                    password_hash=Passwords().hash(SIBLING_PASSWORD)))  # fmt: skip
         s.commit()
         return users, pk(version), pk(window)
 
@@ -228,8 +239,14 @@ def test_windows_within_scope_with_live_state_and_no_preview_without_an_agent(si
     # Only counter roles ask a window's camera for its preview.
     r = http.post(f"/api/v1/app/windows/{site.window_id}/preview", headers=site.token("demo-reviewer"))
     assert r.status_code == 403, r.text
-    r = http.post("/api/v1/app/windows/999999/preview", headers=site.token("demo-clerk"))
+    missing = http.post("/api/v1/app/windows/999999/preview", headers=site.token("demo-clerk"))
+    assert missing.status_code == 404, missing.text
+    # Out of reach: not listed, and the preview answers exactly like a window that does not exist.
+    sibling = site.token("xixia-clerk")
+    assert all(w["id"] != site.window_id for w in http.get("/api/v1/app/windows", headers=sibling).json())
+    r = http.post(f"/api/v1/app/windows/{site.window_id}/preview", headers=sibling)
     assert r.status_code == 404, r.text
+    assert r.json() == http.post("/api/v1/app/windows/999999/preview", headers=sibling).json()
 
 
 def test_static_pages_carry_a_strict_policy(site: Site) -> None:
