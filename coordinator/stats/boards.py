@@ -65,32 +65,24 @@ def _rate(c: dict[str, int]) -> float | None:
 def per_unit(
     session: Session, scope: Scope, start: dt.date, end: dt.date, unit_id: int | None = None
 ) -> list[UnitRow]:
-    stmt = (
+    sums = (
         sa.select(col(StatsDaily.unit_id), col(StatsDaily.department_id), *_sums())
         .where(*_where(session, scope, start, end, unit_id))
         .group_by(col(StatsDaily.unit_id), col(StatsDaily.department_id))
+        .subquery()
     )
-    rows = session.execute(stmt).all()
-    names = dict(
-        session.execute(
-            sa.select(col(OrgUnit.id), col(OrgUnit.name)).where(
-                col(OrgUnit.id).in_({r.unit_id for r in rows})
-            )
-        ).all()
-    )
-    depts = dict(
-        session.execute(
-            sa.select(col(Department.id), col(Department.name)).where(
-                col(Department.id).in_({r.department_id for r in rows})
-            )
-        ).all()
+    stmt = (
+        sa.select(sums, col(OrgUnit.name), col(Department.name))
+        .join(OrgUnit, col(OrgUnit.id) == sums.c.unit_id)
+        .outerjoin(Department, col(Department.id) == sums.c.department_id)
     )
     out = []
-    for r in rows:
-        c = _counts(r)
-        dept = r.department_id if r.department_id != NO_DEPARTMENT else None
-        out.append(UnitRow(unit_id=r.unit_id, unit_name=names.get(r.unit_id, ""), department_id=dept,
-                           department_name=depts.get(dept) if dept else None, on_time_rate=_rate(c), **c))  # fmt: skip
+    for unit, dept, *counts, unit_name, dept_name in session.execute(stmt):
+        c: dict[str, Any] = dict(zip(COUNTS, (int(n or 0) for n in counts), strict=True))
+        out.append(UnitRow.model_construct(
+            unit_id=unit, unit_name=unit_name, department_id=dept if dept != NO_DEPARTMENT else None,
+            department_name=dept_name, on_time_rate=_rate(c), **c,
+        ))  # fmt: skip
     out.sort(key=lambda u: (-u.concluded, -u.accepted, u.unit_id, u.department_id or 0))
     return out
 
