@@ -38,6 +38,8 @@ const TEXT = {
       evaluated: "评价", precheck_started: "开始预审", supplemented: "已补正", special_started: "特别程序开始",
       special_ended: "特别程序结束", extended: "延期" },
     deviceNames: { doccam: "拍照", scanner: "扫描", sigpad: "签名" },
+    unfiledHeading: "窗口未归档材料", unfiledNote: "未打开办件时在本窗口设备上采集的材料，可归入当前办件。",
+    fileAll: "全部归入当前办件", fileOne: "归入当前办件", filed: "已归入办件",
   },
   en: {
     title: "Service hall workstation", navCounter: "Counter", navQueue: "My tasks", navTech: "Devices",
@@ -74,6 +76,8 @@ const TEXT = {
       precheck_started: "Pre-check", supplemented: "Supplemented", special_started: "Special procedure",
       special_ended: "Special procedure ended", extended: "Extended" },
     deviceNames: { doccam: "Photograph", scanner: "Scan", sigpad: "Signature" },
+    unfiledHeading: "Unfiled at this window", unfiledNote: "Captured on this window's devices while no case was open; file them into the current case.",
+    fileAll: "File all into the current case", fileOne: "File into the current case", filed: "Filed into the case",
   },
 };
 
@@ -243,6 +247,10 @@ async function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
   state.me = null;
   state.caseId = null;
+  state.viewCase = null;
+  $("current").hidden = true;
+  $("materials").replaceChildren();
+  $("unfiled-box").hidden = true;
   $("me").textContent = "";
   for (const url of state.thumbs.values()) URL.revokeObjectURL(url);
   state.thumbs.clear();
@@ -271,13 +279,13 @@ async function showCounter() {
   if (keep && windows.some((w) => String(w.id) === keep)) sel.value = keep;
   else if (windows.filter((x) => x.agent_id).length === 1) sel.value = String(windows.find((x) => x.agent_id).id);
   windowState();
+  await pollCase();
   const itemSel = $("item");
   itemSel.replaceChildren();
   for (const item of items.data) {
     const v = item.versions.filter((x) => x.status === "published").pop();
     if (v) itemSel.append(el("option", { value: String(v.id) }, v.name));
   }
-  if (state.caseId) await pollCase();
 }
 
 function windowState() {
@@ -341,13 +349,44 @@ async function openCase(id, bringBack) {
 
 async function pollCase() {
   stopPolling();
-  if (!state.caseId || $("counter-view").hidden) return;
+  if ($("counter-view").hidden) return;
   try {
-    renderCurrent(await api(`/api/v1/cases/${state.caseId}/detail`));
+    const windowId = Number($("window").value);
+    const [detail, unfiled] = await Promise.all([
+      state.caseId ? api(`/api/v1/cases/${state.caseId}/detail`) : null,
+      windowId ? api(`/api/v1/windows/${windowId}/unfiled`).catch(() => []) : [],  // optional: never hides the case
+    ]);
+    if (detail) renderCurrent(detail);
+    renderUnfiled(unfiled);
   } catch (err) {
     fail(err);
   }
   if (!$("counter-view").hidden) state.timer = setTimeout(pollCase, POLL_MS);
+}
+
+function renderUnfiled(materials) {
+  $("unfiled-box").hidden = materials.length === 0;
+  const canFile = Boolean(state.caseId) && !$("current").hidden;
+  $("file-all").disabled = !canFile;
+  const list = $("unfiled");
+  const key = materials.map((m) => m.id).join(",") + (canFile ? "+" : "-");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...materials.map((m) => el("li", { "data-kind": m.kind, "data-id": String(m.id) },
+    el("strong", {}, TEXT[lang].kinds[m.kind] || m.kind), " ",
+    el("span", { class: "muted" }, `${m.device_id} · ${when(m.captured_at)}`), " ",
+    el("button", { type: "button", class: "ghost-dark small", onclick: () => fileUnfiled([m.id]) }, t("fileOne")))));
+  for (const b of list.querySelectorAll("button")) b.disabled = !canFile;
+}
+
+async function fileUnfiled(ids) {
+  try {
+    for (const id of ids) await api(`/api/v1/cases/${state.caseId}/materials/${id}/file`, { method: "POST" });
+    flash(t("filed"));
+    await pollCase();
+  } catch (err) {
+    fail(err);
+  }
 }
 
 async function thumbnail(caseId, m) {
@@ -502,7 +541,7 @@ function eventText(e) {
 }
 
 async function showCase(id) {
-  state.caseId = id;
+  state.viewCase = id;
   const d = await api(`/api/v1/cases/${id}/detail`);
   const c = d.case;
   $("d-code").textContent = c.code;
@@ -536,13 +575,13 @@ async function decide(ev) {
   ev.preventDefault();
   const decision = ev.submitter && ev.submitter.value === "deny" ? "deny" : "approve";
   try {
-    await api(`/api/v1/cases/${state.caseId}/actions`, {
+    await api(`/api/v1/cases/${state.viewCase}/actions`, {
       method: "POST",
       json: { action: "decide", step: $("d-step").value, decision, opinion: $("d-opinion").value.trim() },
     });
     $("d-opinion").value = "";
     flash(t("decided"));
-    await showCase(state.caseId);
+    await showCase(state.viewCase);
   } catch (err) {
     fail(err);
   }
@@ -581,7 +620,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signout").addEventListener("click", signOut);
   $("new-case").addEventListener("submit", createCase);
   $("find-case").addEventListener("submit", findCases);
-  $("window").addEventListener("change", () => { windowState(); loadPreview(); });
+  $("window").addEventListener("change", () => { windowState(); loadPreview(); pollCase(); });
   for (const b of document.querySelectorAll(".devices button")) b.addEventListener("click", () => capture(b.dataset.kind));
   $("accept").addEventListener("click", () => act({ action: "accept", opinion: "" }, t("accepted")));
   $("supplement").addEventListener("click", () => act({
@@ -589,6 +628,7 @@ document.addEventListener("DOMContentLoaded", () => {
     missing: $("supplement-note").value.trim() ? [$("supplement-note").value.trim()] : [],
   }, t("supplementSent")));
   $("decide").addEventListener("submit", decide);
+  $("file-all").addEventListener("click", () => fileUnfiled([...$("unfiled").children].map((li) => Number(li.dataset.id))));
   window.addEventListener("hashchange", route);
   route();
 });

@@ -3,7 +3,8 @@
 Real processes and peers as in ``test_counter_window``: Mosquitto (mTLS), ``hallmesh coordinator serve``,
 ``hallmesh agent run`` with a document camera (simulator over MJPEG, live preview on the loopback), a signature
 pad (simulator on a pty) and a printer (ippeveprinter). The clerk signs in, opens a case whose title is an HTML
-injection attempt, sees the live preview, photographs the application form, has the applicant sign, puts both
+injection attempt, sees the live preview, photographs the application form, has the applicant sign (once while a
+``sign`` command waits, once before the case was opened: filed from the window's unfiled captures), puts them
 into the checklist's slots and accepts; the reviewer and the approver decide it from their queues; the
 certificate the conclusion issues is printed at the window. Every step is asserted on what the page shows, and
 no request of the browser leaves 127.0.0.1.
@@ -159,6 +160,11 @@ def test_a_clerk_reviewer_and_approver_take_a_case_through_the_staff_app(
         expect(page.locator("#window-state")).to_contain_text("在线")
         expect(page.locator("#window-state")).to_contain_text("doccam-1")
 
+        # The applicant signs before any case is open: the signature waits at the window, unfiled.
+        assert peers["pad"].sign_random(seed=3)
+        expect(page.locator("#unfiled li[data-kind=signature]")).to_have_count(1)
+        expect(page.locator("#file-all")).to_be_disabled()
+
         # A new case for the item; its title tries to inject HTML and is shown as those characters.
         page.select_option("#item", label=ITEM)
         page.fill("#case-title", XSS)
@@ -186,6 +192,12 @@ def test_a_clerk_reviewer_and_approver_take_a_case_through_the_staff_app(
         assert peers["pad"].sign_random(seed=7)
         signature = page.locator("#materials li[data-kind=signature]")
         expect(signature).to_have_count(1)
+
+        # The signature made before the case was opened is filed into it.
+        page.click("#file-all")
+        expect(signature).to_have_count(2)
+        expect(page.locator("#unfiled-box")).to_be_hidden()
+        signature = signature.first
 
         # Both into the checklist, then accept.
         photo.locator("select").select_option("申请书")
