@@ -19,7 +19,7 @@ const TEXT = {
     redLegend: "红牌：已超期", caseCode: "办件编号", step: "环节", due: "到期", state: "状态", queueEmpty: "没有待办",
     back: "← 返回待办", decision: "审查决定", opinion: "意见", approve: "同意", deny: "不同意", tasks: "环节与时限",
     timeline: "办理过程", techHeading: "窗口设备",
-    techNote: "显示本人权限范围内各窗口终端及设备的实时状态；设备测试命令需使用运维令牌通过注册表接口下发。",
+    techNote: "显示本人权限范围内各窗口终端及设备的实时状态；技术人员可对设备发送测试命令（打印测试页、清屏、预览等）。",
     switchTo: "English", noWindow: "请选择窗口", online: "在线", offline: "离线", lastSeen: "最后心跳",
     lastError: "最近错误", commands: "可用命令", noWindows: "没有可见的窗口", waiting: (k) => `已下发${k}指令，等待设备…`,
     landed: "材料已到达", unassigned: "未归类", print: "打印", printing: "已发送打印", filled: "已提交", missing: "缺",
@@ -39,7 +39,8 @@ const TEXT = {
       special_ended: "特别程序结束", extended: "延期" },
     deviceNames: { doccam: "拍照", scanner: "扫描", sigpad: "签名" },
     unfiledHeading: "窗口未归档材料", unfiledNote: "未打开办件时在本窗口设备上采集的材料，可归入当前办件。",
-    fileAll: "全部归入当前办件", fileOne: "归入当前办件", filed: "已归入办件",
+    fileAll: "全部归入当前办件", fileOne: "归入当前办件", filed: "已归入办件", test: "测试", testing: "测试中…",
+    cmdStatus: { done: "成功", failed: "失败", rejected: "被拒绝", expired: "超时", pending: "未送达", sent: "执行中" },
   },
   en: {
     title: "Service hall workstation", navCounter: "Counter", navQueue: "My tasks", navTech: "Devices",
@@ -54,7 +55,7 @@ const TEXT = {
     caseCode: "Case", step: "Step", due: "Due", state: "State", queueEmpty: "Nothing to do", back: "← Back to tasks",
     decision: "Decision", opinion: "Opinion", approve: "Approve", deny: "Deny", tasks: "Steps and deadlines",
     timeline: "Timeline", techHeading: "Window devices",
-    techNote: "Live state of the counter PCs and devices of the windows within your scope; device test commands go through the registry API with the service token.",
+    techNote: "Live state of the counter PCs and devices of the windows within your scope; technicians can send each device a harmless test command (test page, clear, preview …).",
     switchTo: "中文", noWindow: "Choose a window", online: "online", offline: "offline", lastSeen: "Last seen",
     lastError: "Last error", commands: "Commands", noWindows: "No windows visible",
     waiting: (k) => `${k}: command sent, waiting for the device…`, landed: "Material arrived", unassigned: "Unassigned",
@@ -78,6 +79,8 @@ const TEXT = {
     deviceNames: { doccam: "Photograph", scanner: "Scan", sigpad: "Signature" },
     unfiledHeading: "Unfiled at this window", unfiledNote: "Captured on this window's devices while no case was open; file them into the current case.",
     fileAll: "File all into the current case", fileOne: "File into the current case", filed: "Filed into the case",
+    test: "Test", testing: "Testing…",
+    cmdStatus: { done: "done", failed: "failed", rejected: "rejected", expired: "timed out", pending: "not delivered", sent: "running" },
   },
 };
 
@@ -595,14 +598,34 @@ async function showTech() {
   box.replaceChildren();
   if (!windows.length) box.append(el("p", { class: "muted" }, t("noWindows")));
   for (const w of windows) {
-    const rows = w.devices.map((d) => el("tr", { class: `dev-${d.status}` },
-      el("td", {}, d.device_id), el("td", {}, d.kind), el("td", {}, TEXT[lang].devStatus[d.status] || d.status),
-      el("td", {}, [d.reason, d.last_error].filter(Boolean).join(" · ") || "—"), el("td", {}, d.commands.join(", "))));
+    const canTest = hasRole("technician", "center_admin") && w.online;
+    const rows = w.devices.map((d) => {
+      const out = el("span", { class: "muted test-result", role: "status" });
+      const test = canTest && TEST_KINDS.has(d.kind)
+        ? el("button", { type: "button", class: "ghost-dark small", onclick: () => testDevice(w.id, d.device_id, out) }, t("test"))
+        : null;
+      return el("tr", { class: `dev-${d.status}`, "data-device": d.device_id },
+        el("td", {}, d.device_id), el("td", {}, d.kind), el("td", {}, TEXT[lang].devStatus[d.status] || d.status),
+        el("td", {}, [d.reason, d.last_error].filter(Boolean).join(" · ") || "—"), el("td", {}, d.commands.join(", ")),
+        el("td", {}, test, " ", out));
+    });
     box.append(el("article", { class: "card" },
       el("h2", {}, `${w.name} `, el("span", { class: w.online ? "badge up" : "badge down" }, w.online ? t("online") : t("offline"))),
       el("p", { class: "muted" }, `${w.agent_id || "—"} · ${t("lastSeen")} ${when(w.last_seen)}`),
-      el("table", { class: "table" }, el("thead", {}, el("tr", {}, ...["ID", "", t("state"), t("lastError"), t("commands")].map((h) => el("th", {}, h)))),
+      el("table", { class: "table" }, el("thead", {}, el("tr", {}, ...["ID", "", t("state"), t("lastError"), t("commands"), ""].map((h) => el("th", {}, h)))),
         el("tbody", {}, ...rows))));
+  }
+}
+
+const TEST_KINDS = new Set(["printer", "sigpad", "doccam", "onvif", "terminal", "sim"]);
+
+async function testDevice(windowId, deviceId, out) {
+  out.textContent = t("testing");
+  try {
+    const r = await api(`/api/v1/app/windows/${windowId}/devices/${encodeURIComponent(deviceId)}/test`, { method: "POST" });
+    out.textContent = `${r.action}: ${TEXT[lang].cmdStatus[r.status] || r.status}${r.error ? ` · ${r.error}` : ""}`;
+  } catch (err) {
+    out.textContent = `${t("failed")}：${err.message}`;
   }
 }
 

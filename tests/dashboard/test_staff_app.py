@@ -239,6 +239,10 @@ def test_windows_within_scope_with_live_state_and_no_preview_without_an_agent(si
     # Only counter roles ask a window's camera for its preview.
     r = http.post(f"/api/v1/app/windows/{site.window_id}/preview", headers=site.token("demo-reviewer"))
     assert r.status_code == 403, r.text
+    # Device tests: technicians only; a window whose agent is not connected has no device to test.
+    test = f"/api/v1/app/windows/{site.window_id}/devices/printer-1/test"
+    assert http.post(test, headers=site.token("demo-clerk")).status_code == 403
+    assert http.post(test, headers=site.token("demo-technician")).status_code == 404
     missing = http.post("/api/v1/app/windows/999999/preview", headers=site.token("demo-clerk"))
     assert missing.status_code == 404, missing.text
     # Out of reach: not listed, and the preview answers exactly like a window that does not exist.

@@ -220,6 +220,8 @@ def test_a_clerk_reviewer_and_approver_take_a_case_through_the_staff_app(
         page.click("#lang")
         expect(page.locator("html")).to_have_attribute("lang", "en")
         expect(page.locator("#d-state")).to_have_text("Concluded")
+        page.click("#lang")
+        expect(page.locator("#d-state")).to_have_text("已办结")
 
         # The technician's view shows the window's agent and devices.
         page.click("#signout")
@@ -227,12 +229,18 @@ def test_a_clerk_reviewer_and_approver_take_a_case_through_the_staff_app(
         expect(page.locator("#tech-view")).to_be_visible()
         expect(page.locator("#tech")).to_contain_text("doccam-1")
         expect(page.locator("#tech")).to_contain_text(AGENT)
+        # … and tests the printer: a test page, reported done.
+        printer = page.locator("#tech tr[data-device=printer-1]")
+        printer.get_by_role("button", name="测试").click()
+        expect(printer.locator(".test-result")).to_have_text("test_page: 成功")
 
         assert page.evaluate("window.__xss") is None  # the title was never run as HTML
     finally:
         context.close()
 
     # The approved conclusion issued a sealed certificate, printed at the window byte for byte.
+    spool: Path = peers["printer"].spool_dir
+
     def printed() -> tuple[str, str, int] | None:
         with sqlite3.connect(f"file:{system.sqlite_path}?mode=ro", uri=True, timeout=10) as conn:
             row = conn.execute(
@@ -248,6 +256,7 @@ def test_a_clerk_reviewer_and_approver_take_a_case_through_the_staff_app(
     spooled = peers["printer"].spool_file(job_id)
     assert spooled is not None
     assert hashlib.sha256(spooled.read_bytes()).hexdigest() == sha256
+    assert len(list(spool.glob("*.pdf"))) == 2  # the certificate and the technician's test page
 
     assert requests
     hosts = {urlsplit(u).hostname for u in requests if not u.startswith(("blob:", "data:"))}
