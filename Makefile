@@ -39,7 +39,9 @@ lint: $(STAMP_PY)
 	$(BIN)/mypy .
 
 unit: $(STAMP_PY)
-	$(BIN)/pytest -q
+	# 3 workers on 2 cores: most tests wait on processes and sockets; CPU-heavy ones share one worker
+	# (tests/conftest.py groups them). PYTEST_ARGS adds options, e.g. PYTEST_ARGS='-n 0 -k wall'.
+	$(BIN)/pytest -q -n 3 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint unit
 

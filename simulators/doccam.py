@@ -516,14 +516,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port, width=args.width, height=args.height, fps=args.fps, jpeg_quality=args.quality
     )
     sim = DoccamSim(replace(opts, scene=scene))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the ready line: a SIGTERM right after it is ours
+        signal.signal(sig, lambda *_a: sim._stopping.set())
     try:
         sim.start()
     except OSError as err:
         print(f"doccam simulator: cannot listen on {HOST}:{args.port}: {err}")
         return 1
     print(f"doccam simulator: {sim.url} (snapshot /snapshot.jpg, corners /corners); Ctrl-C stops", flush=True)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_a: sim._stopping.set())
     sim.serve_until_stopped()
     sim.stop()
     return 0

@@ -40,7 +40,7 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def new_token(s: System, agent_id: str, service_point: str = SP, *extra: str) -> str:
-    out = cli("provision", "token", "create", "--coordinator", s.base_url, "--api-token", s.token,
+    out = cli("provision", "token", "create", "--coordinator", s.base_url, f"--api-token={s.token}",
               "--agent-id", agent_id, "--service-point", service_point, *extra)  # fmt: skip
     assert out.returncode == 0, out.stderr
     match = re.search(r"enrollment code: (\S+)", out.stdout)
@@ -74,7 +74,7 @@ def audit(s: System, agent_id: str) -> list[dict[str, Any]]:
 
 def test_fresh_counter_pc_enrolls_and_shows_online(prov: System) -> None:
     png = prov.root / "token.png"
-    out = cli("provision", "token", "create", "--coordinator", prov.base_url, "--api-token", prov.token,
+    out = cli("provision", "token", "create", "--coordinator", prov.base_url, f"--api-token={prov.token}",
               "--agent-id", "yc-xq-w01-pc", "--service-point", SP, "--qr-png", str(png))  # fmt: skip
     assert out.returncode == 0, out.stderr
     code = re.search(r"enrollment code: (\S+)", out.stdout).group(1)  # type: ignore[union-attr]
@@ -259,7 +259,7 @@ def test_revoke_ends_the_session_at_once_and_leaves_others_alone(prov: System) -
 
     t0 = time.monotonic()
     out = cli(
-        "provision", "revoke", "yc-xq-w07-pc", "--coordinator", prov.base_url, "--api-token", prov.token
+        "provision", "revoke", "yc-xq-w07-pc", "--coordinator", prov.base_url, f"--api-token={prov.token}"
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "live session ended:    yes" in out.stdout
