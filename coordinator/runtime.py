@@ -27,6 +27,7 @@ from coordinator.settings import Settings
 from coordinator.sms.service import SmsService
 from coordinator.state import LiveState
 from coordinator.stats import aggregate as stats_aggregate
+from workflow.case_engine import Policy
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,11 @@ class Coordinator:
             self.ingest.stop()
         self.engine.dispose()
         log.info("coordinator stopped")
+
+    @property
+    def case_policy(self) -> Policy:
+        """Deadline rules of the case workflow, with the yellow threshold from the settings."""
+        return Policy(yellow_days=self.settings.case_yellow_days)
 
     @property
     def mqtt_connected(self) -> bool:

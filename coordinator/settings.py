@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         0, ge=0, le=65535, description="broker port told to agents (default mqtt_port)"
     )
 
+    case_yellow_days: int = Field(
+        2, ge=0, le=30, description="a case turns yellow when this many working days or fewer are left"
+    )
     blob_max_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, le=4 * 1024**3, description="largest upload the blob store accepts"
     )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hallmesh_cli import (
+    audit_cmd,
     broker_cmd,
     conference_cmd,
     coordinator_cmd,
@@ -31,10 +32,12 @@ hallmesh — edge-device agent mesh for government service halls (政务服务�
   hallmesh coordinator serve             registry, ingest, API and /metrics (settings: HALLMESH_* env)
   hallmesh agent run --config FILE       the edge agent of one counter PC
   hallmesh pki …                         local CA: issue and revoke certificates
-  hallmesh org seed | add-staff          组织机构与人员: Ningxia units, staff accounts (no default passwords)
-  hallmesh provision …                   现场部署 field provisioning: enroll, check, revoke a counter PC
+  hallmesh org seed | import | add-staff 组织机构与人员: Ningxia units, lower levels, staff (no default passwords)
+  hallmesh audit verify                  审计: check the hash-chained case ledger for edits, deletions, reorderings
+  hallmesh provision …                   现场部署 field provisioning: enroll, discover, check, revoke a counter PC
   hallmesh sim fleet …                   many simulated agents in one process (load tests)
-  hallmesh sim terminal                  a simulated video-conference terminal on 127.0.0.1
+  hallmesh sim terminal | doccam | sigpad | printer | scanner-config | onvif | scene
+                                         simulated hardware on 127.0.0.1 (a pty for the pad)
   hallmesh conference …                  视频会议: schedule a conference, roll call, end (API client)
 """
 
@@ -62,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     broker_cmd.add_parser(sub)
     pki_cmd.add_parser(sub)
     org_cmd.add_parser(sub)
+    audit_cmd.add_parser(sub)
     provision_cmd.add_parser(sub)
     conference_cmd.add_parser(sub)
     demo_cmd.add_parser(sub)

@@ -75,6 +75,6 @@ async def upload(
     session.commit()
     if slot is not None:
         cmd = Command(action=Move.ASSIGN_MATERIAL, material_id=material.id, slot=slot)
-        case_workflow.act(session, coordinator.case_hooks, scope, case_id, cmd)
+        case_workflow.act(session, coordinator.case_hooks, scope, case_id, cmd, coordinator.case_policy)
     session.refresh(material)
     return MaterialPublic.model_validate(material, from_attributes=True)

@@ -49,7 +49,9 @@ def act(
     """Move the case: accept, request supplements (once), decide a step, stop the clock, extend, conclude,
     hand out the result, record the evaluation, or put a material into a required-material slot."""
     cmd = Command(**{**body.model_dump(exclude={"action"}), "action": Move(body.action)})
-    case, _ = case_workflow.act(session, coordinator.case_hooks, principal.scope, case_id, cmd)
+    case, _ = case_workflow.act(
+        session, coordinator.case_hooks, principal.scope, case_id, cmd, coordinator.case_policy
+    )
     return _public(case)
 
 
