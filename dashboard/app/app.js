@@ -252,6 +252,8 @@ async function signOut() {
   state.caseId = null;
   state.viewCase = null;
   $("current").hidden = true;
+  $("preview").removeAttribute("src");  // stop the MJPEG stream
+  $("preview").hidden = true;
   $("materials").replaceChildren();
   $("unfiled-box").hidden = true;
   $("me").textContent = "";
