@@ -145,5 +145,8 @@ def banner_lines(database_url: str, agent_ids: list[str], base: str) -> list[str
         engine.dispose()
     lines = [f"  staff sign-in POST {base}/api/v1/auth/login  (演示账号，密码每次启动重新生成)"]
     lines += [f"    {u.employee_no:<17} {u.password:<14} {u.role.value:<13} {u.name}" for u in users]
-    lines.append(f"  catalog       {base}/api/public/v1/items  (公开事项目录)")
+    lines.append(f"  staff app     {base}/app/   (窗口工作台、待办、技术人员视图: sign in as demo-clerk, …)")
+    lines.append(f"  boards        {base}/boards/   (统计看板、光荣榜、曝光台)")
+    lines.append(f"  catalog       {base}/public/   (公开事项目录; API {base}/api/public/v1/items)")
+    lines.append(f"  verify        {base}/verify/   (证照核验 certificate check)")
     return lines
