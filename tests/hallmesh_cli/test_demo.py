@@ -61,9 +61,19 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -
             resp = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/devices", headers=headers, timeout=5)
             devices = resp.json()["data"]
             kinds = {a: sorted(d["kind"] for d in devices if d["agent_id"] == a) for a in expected}
-            return kinds == expected and all(d["status"] == "up" for d in devices)
+            if kinds == expected and all(d["status"] == "up" for d in devices):
+                return True
+            seen.clear()  # what is still missing, for the failure message
+            seen.extend(
+                f"{d['agent_id']}/{d['device_id']}={d['status']} {d.get('reason') or ''}" for d in devices
+            )
+            return False
 
-        wait_until(all_up, timeout=90, what="two demo agents with every simulated device up")
+        seen: list[str] = []
+        try:
+            wait_until(all_up, timeout=90, what="two demo agents with every simulated device up")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; devices: {seen}") from None
         assert _listening({http_port, mqtt_port}) == {http_port, mqtt_port}
         assert len(_processes_mentioning(demo_dir)) >= 3  # coordinator config + two agents
         demo.send_signal(signal.SIGINT)
@@ -71,6 +81,7 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -
     finally:
         if demo.poll() is None:
             demo.kill()
+            demo.wait(30)
     text = out.read_text()
     assert "stopped." in text
     assert _processes_mentioning(demo_dir) == []
