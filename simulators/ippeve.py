@@ -81,6 +81,7 @@ class IppEvePrinter:
         self._own_dir = workdir is None
         self.dir = workdir if workdir is not None else Path(tempfile.mkdtemp(prefix="hallmesh-ipp-"))
         self.port = port or _free_port()
+        self._sock_dir: Path | None = None
         self.name = name
         self.job_seconds = job_seconds
         self.spool_dir = self.dir / "spool"
@@ -110,7 +111,9 @@ class IppEvePrinter:
         self.clear_faults()
         self.script.write_text(_SCRIPT.format(control=self.control_file, delay=f"{self.job_seconds:g}"))
         self.script.chmod(0o755)
-        sock = self.dir / "dbus.sock"
+        # A unix socket path must fit in 108 bytes; test and demo directories can be deeper than that.
+        self._sock_dir = Path(tempfile.mkdtemp(prefix="hm-dbus-"))
+        sock = self._sock_dir / "dbus.sock"
         try:
             out = subprocess.run(
                 ["dbus-daemon", "--session", f"--address=unix:path={sock}", "--fork", "--print-pid"],
@@ -203,6 +206,9 @@ class IppEvePrinter:
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+        if self._sock_dir is not None:
+            shutil.rmtree(self._sock_dir, ignore_errors=True)
+            self._sock_dir = None
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
