@@ -117,7 +117,7 @@ class IppEvePrinter:
         try:
             out = subprocess.run(
                 ["dbus-daemon", "--session", f"--address=unix:path={sock}", "--fork", "--print-pid"],
-                capture_output=True, check=True, timeout=10, text=True,
+                stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=10, text=True,
             )  # fmt: skip
             self._dbus_pid = int(out.stdout.split()[0])
         except (OSError, subprocess.SubprocessError, ValueError, IndexError) as err:
@@ -130,7 +130,9 @@ class IppEvePrinter:
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             try:
-                self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+                self._proc = subprocess.Popen(
+                    cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                )
             except OSError as err:
                 self.stop()
                 raise IppEveError(f"cannot run ippeveprinter: {err}") from err

@@ -54,27 +54,3 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'coordinator.db'}"
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     return cluster.create_database(f"hallmesh_test_{next(_db_counter)}")
-
-
-# -- parallel runs (pytest-xdist, `make test` runs `-n 3 --dist loadgroup`) ----------------------------------
-# Tests that burn CPU (video rendering and decoding, browsers, whole demo stacks) run one after another on one
-# worker, so they do not starve each other on a 2-core machine; tests that measure reaction times against
-# keepalives and reconnect delays run together on another. Everything else is spread over the workers.
-HEAVY = (
-    "tests/edge_agent/test_doccam", "tests/simulators/test_doccam", "tests/edge_agent/test_onvif",
-    "tests/simulators/test_onvif", "tests/simulators/test_scene", "tests/coordinator/wall/",
-    "tests/e2e/test_wall", "tests/e2e/test_counter_window", "tests/e2e/test_staff_app", "tests/dashboard/",
-    "tests/hallmesh_cli/test_demo", "tests/hallmesh_cli/test_provision_discover",
-    "tests/hallmesh_cli/test_provision_check", "tests/provisioning/test_discovery",
-)  # fmt: skip
-TIMING = ("tests/e2e/test_presence", "tests/edge_agent/test_link", "tests/e2e/test_conference")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = Path(str(config.rootpath))
-    for item in items:
-        rel = Path(str(item.path)).relative_to(root).as_posix()
-        if rel.startswith(HEAVY):
-            item.add_marker(pytest.mark.xdist_group("heavy"))
-        elif rel.startswith(TIMING):
-            item.add_marker(pytest.mark.xdist_group("timing"))

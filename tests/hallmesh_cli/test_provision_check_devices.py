@@ -59,7 +59,9 @@ def device(dev_id: str, kind: str, **keys: object) -> str:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HALLMESH_", "SANE_"))}
-    return subprocess.run(hallmesh_argv(*args), capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        hallmesh_argv(*args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def row(stdout: str, check: str) -> tuple[str, str]:
