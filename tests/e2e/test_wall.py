@@ -10,7 +10,6 @@ process, Mosquitto, and the wall page in headless Chromium.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import re
 import signal
 import threading
@@ -21,8 +20,6 @@ from functools import partial
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from edge_agent import runtime
-from edge_agent.drivers import registry
 from simulators.onvif_camera import OnvifCameraOptions, OnvifCameraSim
 from simulators.scene import camera_index_for_colour, probe_point
 from tests.e2e.system import System
@@ -33,13 +30,7 @@ PER_AGENT = 4
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]  # fmt: skip
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        "onvif" not in registry.KINDS or "TilePublisher" not in inspect.getsource(runtime),
-        reason="needs the onvif driver in edge_agent/drivers/registry.py and TilePublisher wired into the runtime",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 class Cameras:
