@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +56,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'coordinator.db'}"
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     return cluster.create_database(f"hallmesh_test_{next(_db_counter)}")
+
+
+def _sigpipe_ignored() -> bool:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGPIPE - 1)))
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _keep_sigpipe_ignored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Python ignores SIGPIPE (a write to a closed pipe raises BrokenPipeError instead); a native library
+    loaded by one test must not change that for the rest of the run, where a client going away would then kill
+    the test process. Restored after every test, and said once."""
+    yield
+    if not _sigpipe_ignored():
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        print(f"\nSIGPIPE was no longer ignored after {request.node.nodeid}; ignored again", file=sys.stderr)
