@@ -39,9 +39,9 @@ lint: $(STAMP_PY)
 	$(BIN)/mypy .
 
 unit: $(STAMP_PY)
-	@# PYTEST_ARGS adds options, e.g. PYTEST_ARGS='-k wall' or PYTEST_ARGS='-n 3' (pytest-xdist, for a quicker
-	@# local run; CI runs the suite serially: see docs/operations.md on why)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	@# 3 pytest-xdist workers, one test file per worker at a time (docs/operations.md); PYTEST_ARGS adds
+	@# options, e.g. PYTEST_ARGS='-n 0 -k wall' for one serial run
+	$(BIN)/pytest -q -n 3 --dist loadfile $(PYTEST_ARGS)
 
 test: lint unit
 
