@@ -43,7 +43,6 @@ import hmac
 import logging
 import secrets
 import sys
-import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -57,6 +56,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from simulators.loop_thread import LoopThread
 from simulators.scene import SceneServer, SceneSpec, colour_for
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,7 @@ class OnvifCameraSim:
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._rtsp: asyncio.subprocess.Process | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner_thread: LoopThread | None = None
 
     # -- addresses -----------------------------------------------------------------------------------
 
@@ -269,41 +268,14 @@ class OnvifCameraSim:
 
     def start(self, timeout: float = 30.0) -> OnvifCameraSim:
         """Run in a thread of its own; return once every service listens."""
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def main() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self.start_async())
-            except BaseException as err:  # handed to start()'s caller
-                errors.append(err)
-                loop.run_until_complete(self.stop_async())
-                loop.close()
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop_async())
-            loop.close()
-
-        self._thread = threading.Thread(target=main, name=f"onvif-sim-{self.options.name}", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError(f"ONVIF simulator {self.options.name} did not start")
-        if errors:
-            raise errors[0]
+        self._runner_thread = LoopThread(f"onvif-sim-{self.options.name}")
+        self._runner_thread.start(self.start_async, self.stop_async, timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._loop = self._thread = None
+        if self._runner_thread is not None:
+            self._runner_thread.stop(timeout)
+            self._runner_thread = None
 
     def __enter__(self) -> OnvifCameraSim:
         return self.start()

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from aiohttp import web
+
+from simulators.loop_thread import LoopThread
 
 Frame = npt.NDArray[np.uint8]
 Image = npt.NDArray[Any]
@@ -223,8 +224,7 @@ class SceneServer:
         self._default: str | None = None
         self._runner: web.AppRunner | None = None
         self._stopping: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner_thread: LoopThread | None = None
 
     def add(self, spec: SceneSpec, path: str | None = None) -> str:
         """Serve ``spec`` under ``/{path}/`` (default: its name); returns the path. Call before start."""
@@ -327,41 +327,14 @@ class SceneServer:
 
     def start(self, timeout: float = 10.0) -> SceneServer:
         """Run in a thread of its own; return once listening."""
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def main() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self.start_async())
-            except BaseException as err:  # reported to start()'s caller
-                errors.append(err)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop_async())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=main, name=f"scene-server-{self.port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError("scene server did not start")
-        if errors:
-            raise errors[0]
+        self._runner_thread = LoopThread(f"scene-server-{self.port}")
+        self._runner_thread.start(self.start_async, self.stop_async, timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        with contextlib.suppress(RuntimeError):  # already closed
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._loop = self._thread = None
+        if self._runner_thread is not None:
+            self._runner_thread.stop(timeout)
+            self._runner_thread = None
 
     def __enter__(self) -> SceneServer:
         return self.start()
