@@ -7,8 +7,9 @@ sets it from its ``sane_config_dir``; a second scanner asking for another direct
 refused with a clear error.
 
 Command:
-    scan  -- ``{case?, resolution 75..600, mode Color|Gray|Lineart, source Flatbed|ADF}``: Flatbed scans one
-             page; ADF scans every page until the feeder is empty. The pages become ONE PDF (a JPEG per page at
+    scan  -- ``{case?, resolution 75..600, mode Color|Gray|Lineart, source Flatbed|ADF, pages?}``: Flatbed scans
+             one page; ADF scans every page until the feeder is empty, or at most ``pages`` (1..``max_pages``)
+             when given (a feeder that runs empty sooner ends the batch). The pages become ONE PDF (a JPEG per page at
              the scan resolution, so the page size is right), handed to the capture pipeline; the result is
              ``{sha256, size, pages, resolution, mode, source, seconds}``. A fault (jammed, cover open, feeder
              empty, I/O error) fails the command, captures nothing — not even the pages already read — and
@@ -240,7 +241,7 @@ class ScannerDriver(Driver[ScannerConfig]):
 
     # -- scanning ----------------------------------------------------------------------------------------
 
-    def _settings(self, args: dict[str, JsonValue]) -> tuple[int, Mode, Source, str | None]:
+    def _settings(self, args: dict[str, JsonValue]) -> tuple[int, Mode, Source, str | None, int]:
         c = self.config
         resolution = args.get("resolution", c.resolution)
         lo, hi = RESOLUTION_RANGE
@@ -252,11 +253,18 @@ class ScannerDriver(Driver[ScannerConfig]):
         source = args.get("source", c.source)
         if source not in SOURCES:
             raise BadArguments(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        limit = args.get("pages")
+        if limit is None:
+            limit = c.max_pages
+        elif source != "ADF":
+            raise BadArguments("pages applies to the ADF source only")
+        elif isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= c.max_pages:
+            raise BadArguments(f"pages must be an integer in [1, {c.max_pages}], got {limit!r}")
         case = case_arg(args)
-        return resolution, mode, source, case
+        return resolution, mode, source, case, limit
 
     async def _scan(self, args: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        resolution, mode, source, case = self._settings(args)
+        resolution, mode, source, case, limit = self._settings(args)
         dev = self._dev
         if dev is None:
             raise DeviceError("scanner is not connected")
@@ -271,7 +279,7 @@ class ScannerDriver(Driver[ScannerConfig]):
                     mode,
                     source,
                     self.config.jpeg_quality,
-                    self.config.max_pages,
+                    limit,
                 )
             except ScanFault as fault:
                 if fault.status is DeviceStatus.UP:  # a setting the scanner cannot do: not a device fault
