@@ -4,7 +4,9 @@ materials. Staff sign-in; every id goes through the person's scope (a case outsi
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
+from pydantic import JsonValue, ValidationError
 from sqlmodel import col, select
 
 from coordinator.api.deps import CoordinatorDep, SessionDep
@@ -17,6 +19,7 @@ from coordinator.models.case import (
     DeviceCommandStarted,
     MaterialPublic,
     PrintStart,
+    ScanOptions,
 )
 from workflow.cases import Case, Material
 
@@ -72,11 +75,26 @@ def start_capture(
     session: SessionDep,
     coordinator: CoordinatorDep,
 ) -> DeviceCommandStarted:
-    """Scan / photograph / sign on the case's window; the material appears in the case when it lands."""
+    """Scan / photograph / sign on the case's window; the material appears in the case when it lands.
+
+    A scanner's ``args`` are checked here (:class:`ScanOptions`: source, resolution, mode, pages): a bad value is a
+    422 naming ``body.args.<field>``, and only the options given go to the driver (the rest are its defaults)."""
+    args = _scan_args(body.args) if body.device_kind == "scanner" else body.args
     agent_id, device, cmd_id = _service(coordinator).capture(
-        session, principal.scope, case_id, body.device_kind, body.device, body.args
+        session, principal.scope, case_id, body.device_kind, body.device, args
     )
     return DeviceCommandStarted(agent_id=agent_id, device=device, cmd_id=cmd_id)
+
+
+def _scan_args(args: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    try:
+        options = ScanOptions.model_validate(args)
+    except ValidationError as err:
+        raise RequestValidationError(
+            [{"type": e["type"], "loc": ("body", "args", *e["loc"]), "msg": e["msg"], "input": e["input"]}
+             for e in err.errors(include_url=False)]
+        ) from err  # fmt: skip
+    return options.model_dump(exclude_none=True)
 
 
 @router.post("/cases/{case_id}/print", status_code=status.HTTP_202_ACCEPTED)

@@ -6,7 +6,8 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class _In(BaseModel):
@@ -79,6 +80,30 @@ class CaptureStart(_In):
     args: dict[str, JsonValue] = Field(default_factory=dict, description="e.g. resolution, mode, source")
 
 
+class ScanOptions(_In):
+    """What a ``scanner`` capture may ask of the scanner driver (``edge_agent.drivers.scanner``); omitted: the
+    device's configured default."""
+
+    source: Literal["Flatbed", "ADF"] | None = Field(None, description="Flatbed: one page; ADF: the feeder")
+    resolution: Annotated[int | None, Field(ge=75, le=600, strict=True, description="dpi")] = None
+    mode: Literal["Color", "Gray", "Lineart"] | None = Field(
+        None, description="colour, grey, black and white"
+    )
+    pages: Annotated[
+        int | None,
+        Field(
+            ge=1, le=1000, strict=True, description="ADF only: stop after this many pages; none: until empty"
+        ),
+    ] = None
+
+    @field_validator("pages")
+    @classmethod
+    def _pages_need_the_feeder(cls, pages: int | None, info: ValidationInfo) -> int | None:
+        if pages is not None and info.data.get("source") != "ADF":
+            raise PydanticCustomError("scan_pages", "pages applies to the ADF source only")
+        return pages
+
+
 class PrintStart(_In):
     material_id: int
     device: Annotated[str | None, Field(max_length=64)] = None
@@ -145,6 +170,10 @@ class CaseDetail(BaseModel):
     tasks: list[TaskPublic]
     slots: list[SlotPublic]
     missing: list[str]
+    moves: list[str] = Field(
+        default_factory=list,
+        description="the actions the signed-in person may take on the case now (its state, their roles, tasks)",
+    )
 
 
 class QueueEntry(BaseModel):
