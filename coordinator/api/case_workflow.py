@@ -29,7 +29,8 @@ from coordinator.models.case import (
     TaskPublic,
 )  # fmt: skip
 from workflow import calendar, case_engine, ledger
-from workflow.case_engine import Command
+from workflow.case_engine import PERMISSION, Command
+from workflow.case_states import MOVES, EventType, State, start_step
 from workflow.case_states import Action as Move
 from workflow.cases import Case, CaseTask, Material, TaskStatus
 from workflow.deadlines import flag
@@ -70,15 +71,47 @@ def detail(case_id: int, principal: PrincipalDep, session: SessionDep) -> CaseDe
         for m in (ctx.content.materials if ctx.content else [])
     ]  # fmt: skip
     tasks = session.exec(select(CaseTask).where(CaseTask.case_id == case.id).order_by(col(CaseTask.id)))
+    events = ledger.events(session, case_id)
     return CaseDetail(
         case=_public(case, materials),
-        timeline=[
-            EventPublic.model_validate(e, from_attributes=True) for e in ledger.events(session, case_id)
-        ],
+        timeline=[EventPublic.model_validate(e, from_attributes=True) for e in events],
         tasks=[TaskPublic.model_validate(t, from_attributes=True) for t in tasks],
         slots=slots,
         missing=[s.name for s in slots if s.required and not s.material_ids],
+        moves=_moves(session, principal.scope, case, ctx, {e.type for e in events}),
     )
+
+
+def _moves(
+    session: Session, scope: Scope, case: Case, ctx: case_engine.Context, happened: set[str]
+) -> list[str]:
+    """The moves the person may take now, in ``Move`` order: the case's state allows it (``MOVES``), their roles
+    do (``case_engine.PERMISSION``), and — where the engine asks for one — they hold an open (or, to end a
+    special procedure, paused) task of the case within their reach. The engine still checks every move."""
+    try:
+        state = State(case.state)
+    except ValueError:
+        return []
+    roles = [str(r) for r in scope.roles]
+    mine = list(
+        session.exec(scope.select(CaseTask).where(CaseTask.case_id == case.id, col(CaseTask.role).in_(roles)))
+    )
+    open_keys = {t.step_key for t in mine if t.status == TaskStatus.OPEN}
+    paused = any(t.status == TaskStatus.PAUSED for t in mine)
+    first = start_step(ctx.definition).key if ctx.definition is not None else "accept"
+    counter = first in open_keys
+    task_ok = {
+        Move.PRECHECK: counter, Move.ACCEPT: counter, Move.NOT_ACCEPT: counter,
+        Move.REQUEST_SUPPLEMENT: counter and EventType.SUPPLEMENT_REQUESTED not in happened,
+        Move.DECIDE: bool(open_keys - {first, case_engine.RESULT, case_engine.DELIVER}),
+        Move.SPECIAL_START: bool(open_keys), Move.SPECIAL_END: paused,
+        Move.EXTEND: EventType.EXTENDED not in happened,
+        Move.RESULT_READY: case_engine.RESULT in open_keys, Move.DELIVER: case_engine.DELIVER in open_keys,
+    }  # fmt: skip
+    return [
+        str(m) for m in Move
+        if state in MOVES[m] and scope.may(PERMISSION[m]) and task_ok.get(m, True)
+    ]  # fmt: skip
 
 
 def _calendar(session: Session, scope: Scope) -> calendar.Calendar:

@@ -6,6 +6,7 @@
 const TOKEN_KEY = "hallmesh.staff.token";
 const LANG_KEY = "hallmesh.lang";
 const POLL_MS = 1000;
+const SCAN_KEY = "hallmesh.scan.";  // + window id: the clerk's last scanner settings at that window
 
 const TEXT = {
   zh: {
@@ -41,6 +42,26 @@ const TEXT = {
     unfiledHeading: "窗口未归档材料", unfiledNote: "未打开办件时在本窗口设备上采集的材料，可归入当前办件。",
     fileAll: "全部归入当前办件", fileOne: "归入当前办件", filed: "已归入办件", test: "测试", testing: "测试中…",
     cmdStatus: { done: "成功", failed: "失败", rejected: "被拒绝", expired: "超时", pending: "未送达", sent: "执行中" },
+    scanOptions: "扫描设置", scanSource: "来源", scanFlatbed: "平板", scanAdf: "自动进纸", scanResolution: "分辨率",
+    scanMode: "色彩", scanColor: "彩色", scanGray: "灰度", scanLineart: "黑白", scanPages: "页数",
+    scanUntilEmpty: "直到送纸器为空", scanCount: "指定页数", scanCountLabel: "页数（张）",
+    movesHeading: "办理操作", moveSpecialStart: "启动特别程序", moveSpecialEnd: "结束特别程序", moveExtend: "延期",
+    moveResultReady: "出证", moveDeliver: "送达", moveEvaluate: "评价", moveWithdraw: "撤回", moveVoid: "作废",
+    specialKind: "特别程序种类", kindHearing: "听证", kindTesting: "检验检测", kindExperts: "专家评审", kindAppraisal: "鉴定",
+    kindAuction: "招标拍卖", reason: "理由", specialNote: "特别程序期间办理时限暂停计算，结束后继续计时。",
+    confirmSpecialStart: "启动并暂停计时", confirmSpecialEnd: "结束并恢复计时", extendDays: "延长天数",
+    extendNote: "只能延长一次，最多 10 日（行政许可法第四十二条），须经本机关负责人批准。", confirmExtend: "延长办理时限",
+    delivery: "送达方式", pickup: "窗口领取", mail: "邮寄", confirmResultReady: "结果已出具", deliveredHow: "送达方式",
+    pickedUp: "申请人已领取", mailed: "已邮寄", confirmDeliver: "确认送达", rating: "申请人评价", comment: "评价意见（选填）",
+    score5: "非常满意", score4: "满意", score3: "基本满意", score2: "不满意", score1: "非常不满意", confirmEvaluate: "记录评价",
+    withdrawWarning: "撤回后办件即办结（撤回），不能恢复。", confirmWithdraw: "确认撤回",
+    voidWarning: "作废后办件即办结（作废），不能恢复。", confirmVoid: "确认作废",
+    moveDone: { special_start: "特别程序已启动，计时暂停", special_end: "特别程序已结束，继续计时", extend: "办理时限已延长",
+      result_ready: "结果已出具", deliver: "已送达", evaluate: "评价已记录", withdraw: "办件已撤回", void: "办件已作废" },
+    outcome: "办结结果", clock: "计时", clockRunning: "计时中", clockStopped: "已暂停", since: "自",
+    outcomes: { approved: "准予", denied: "不予许可", withdrawn: "撤回", voided: "作废" },
+    specialKinds: { 听证: "听证", 检验检测: "检验检测", 专家评审: "专家评审", 鉴定: "鉴定", 招标拍卖: "招标拍卖" },
+    days: (n) => `${n} 日`, deliveries: { pickup: "窗口领取", mail: "邮寄", picked_up: "已领取", mailed: "已邮寄" },
   },
   en: {
     title: "Service hall workstation", navCounter: "Counter", navQueue: "My tasks", navTech: "Devices",
@@ -81,6 +102,35 @@ const TEXT = {
     fileAll: "File all into the current case", fileOne: "File into the current case", filed: "Filed into the case",
     test: "Test", testing: "Testing…",
     cmdStatus: { done: "done", failed: "failed", rejected: "rejected", expired: "timed out", pending: "not delivered", sent: "running" },
+    scanOptions: "Scan settings", scanSource: "Source", scanFlatbed: "Flatbed", scanAdf: "Document feeder (ADF)",
+    scanResolution: "Resolution", scanMode: "Colour", scanColor: "Colour", scanGray: "Greyscale",
+    scanLineart: "Black and white", scanPages: "Pages", scanUntilEmpty: "Until the feeder is empty",
+    scanCount: "A number of pages", scanCountLabel: "Number of pages",
+    movesHeading: "Case actions", moveSpecialStart: "Start special procedure", moveSpecialEnd: "End special procedure",
+    moveExtend: "Extend", moveResultReady: "Result ready", moveDeliver: "Deliver", moveEvaluate: "Evaluation",
+    moveWithdraw: "Withdraw", moveVoid: "Void", specialKind: "Kind of procedure", kindHearing: "Hearing",
+    kindTesting: "Inspection and testing", kindExperts: "Expert review", kindAppraisal: "Appraisal",
+    kindAuction: "Tender or auction", reason: "Reason",
+    specialNote: "The clock stops during a special procedure and runs on when it ends.",
+    confirmSpecialStart: "Start and stop the clock", confirmSpecialEnd: "End and restart the clock",
+    extendDays: "Days to add",
+    extendNote: "Once only, at most 10 days (Administrative Licensing Law Art. 42), approved by the head of the body.",
+    confirmExtend: "Extend the time limit", delivery: "Delivery", pickup: "Pick-up at the window", mail: "Mail",
+    confirmResultReady: "Result is ready", deliveredHow: "Delivered by", pickedUp: "Picked up by the applicant",
+    mailed: "Mailed", confirmDeliver: "Confirm delivery", rating: "Applicant's rating", comment: "Comment (optional)",
+    score5: "Very satisfied", score4: "Satisfied", score3: "Fairly satisfied", score2: "Unsatisfied",
+    score1: "Very unsatisfied", confirmEvaluate: "Record the rating",
+    withdrawWarning: "Withdrawing concludes the case (withdrawn); it cannot be undone.", confirmWithdraw: "Confirm withdrawal",
+    voidWarning: "Voiding concludes the case (voided); it cannot be undone.", confirmVoid: "Confirm voiding",
+    moveDone: { special_start: "Special procedure started; the clock is stopped",
+      special_end: "Special procedure ended; the clock runs again", extend: "Time limit extended",
+      result_ready: "Result ready", deliver: "Delivered", evaluate: "Rating recorded", withdraw: "Case withdrawn",
+      void: "Case voided" },
+    outcome: "Outcome", clock: "Clock", clockRunning: "running", clockStopped: "stopped", since: "since",
+    outcomes: { approved: "approved", denied: "denied", withdrawn: "withdrawn", voided: "voided" },
+    specialKinds: { 听证: "hearing", 检验检测: "inspection and testing", 专家评审: "expert review", 鉴定: "appraisal",
+      招标拍卖: "tender or auction" },
+    days: (n) => `${n} days`, deliveries: { pickup: "pick-up", mail: "mail", picked_up: "picked up", mailed: "mailed" },
   },
 };
 
@@ -136,13 +186,20 @@ async function api(path, options) {
     let detail = r.statusText;
     try {
       const body = await r.json();
-      detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+      detail = typeof body.detail === "string" ? body.detail
+        : Array.isArray(body.detail) ? body.detail.map(validationText).join("；") : JSON.stringify(body.detail);
     } catch (_) { /* not JSON */ }
     throw new ApiError(r.status, detail);
   }
   if (r.status === 204) return null;
   if (opts.blob) return r.blob();
   return r.json();
+}
+
+function validationText(e) {
+  // FastAPI's 422 entries: name the field (``body.args.resolution`` → ``args.resolution``) and the complaint.
+  const loc = Array.isArray(e.loc) ? e.loc.filter((x) => x !== "body").join(".") : "";
+  return loc ? `${loc}: ${e.msg}` : String(e.msg);
 }
 
 function fail(err) {
@@ -294,6 +351,7 @@ async function showCounter() {
 }
 
 function windowState() {
+  loadScanOptions();
   const w = state.windows.find((x) => String(x.id) === $("window").value);
   $("window-state").textContent = w
     ? [w.online ? t("online") : t("offline"),
@@ -470,10 +528,54 @@ function renderCurrent(d) {
   state.lastCase = c.id;
 }
 
+/* Scanner settings: source, resolution, colour, and for the feeder a page count or "until empty"; remembered per
+ * window in localStorage (settings, not personal data). The server checks them again (422 naming the field). */
+function scanControls() {
+  const adf = $("scan-source").value === "ADF";
+  $("scan-pages-box").hidden = !adf;
+  $("scan-count-box").hidden = !adf || $("scan-pages-mode").value !== "count";
+}
+
+function scanOptions() {
+  return { source: $("scan-source").value, resolution: Number($("scan-resolution").value), mode: $("scan-mode").value,
+    pages: $("scan-pages-mode").value === "count" ? Math.max(1, Math.floor(Number($("scan-pages").value) || 1)) : "all" };
+}
+
+function scanArgs() {
+  const o = scanOptions();
+  const args = { source: o.source, resolution: o.resolution, mode: o.mode };
+  if (o.source === "ADF" && o.pages !== "all") args.pages = o.pages;
+  return args;
+}
+
+function saveScanOptions() {
+  const windowId = $("window").value;
+  if (windowId) localStorage.setItem(SCAN_KEY + windowId, JSON.stringify(scanOptions()));
+}
+
+function loadScanOptions() {
+  let saved = {};
+  try {
+    saved = JSON.parse(localStorage.getItem(SCAN_KEY + $("window").value) || "{}") || {};
+  } catch (_) { /* a damaged entry: the defaults */ }
+  const pick = (id, value, fallback) => {
+    const sel = $(id);
+    sel.value = [...sel.options].some((o) => o.value === String(value)) ? String(value) : fallback;
+  };
+  pick("scan-source", saved.source, "Flatbed");
+  pick("scan-resolution", saved.resolution, "300");
+  pick("scan-mode", saved.mode, "Color");
+  const count = Number.isInteger(saved.pages) && saved.pages >= 1 && saved.pages <= 1000;
+  $("scan-pages-mode").value = count ? "count" : "all";
+  $("scan-pages").value = count ? String(saved.pages) : "1";
+  scanControls();
+}
+
 async function capture(kind) {
   if (!state.caseId) return;
   try {
-    await api(`/api/v1/cases/${state.caseId}/captures`, { method: "POST", json: { device_kind: kind, args: {} } });
+    const args = kind === "scanner" ? scanArgs() : {};
+    await api(`/api/v1/cases/${state.caseId}/captures`, { method: "POST", json: { device_kind: kind, args } });
     $("device-status").textContent = t("waiting")(TEXT[lang].deviceNames[kind]);
   } catch (err) {
     fail(err);
@@ -538,14 +640,23 @@ function eventText(e) {
   const parts = [TEXT[lang].events[e.type] || e.type];
   if (d.step) parts.push(d.step);
   if (d.decision) parts.push(d.decision === "approve" ? t("approve") : t("deny"));
-  if (d.outcome) parts.push(d.outcome);
+  if (d.outcome) parts.push(TEXT[lang].outcomes[d.outcome] || d.outcome);
+  if (d.kind) parts.push(TEXT[lang].specialKinds[d.kind] || d.kind);
+  if (e.type === "extended" && d.days) parts.push(`+${TEXT[lang].days(d.days)}`);
+  if (d.delivery) parts.push(TEXT[lang].deliveries[d.delivery] || d.delivery);
+  if (d.how) parts.push(TEXT[lang].deliveries[d.how] || d.how);
+  if (e.type === "evaluated" && d.score) parts.push(t(`score${d.score}`) || String(d.score));
   if (d.slot !== undefined && e.type === "material_assigned") parts.push(`#${d.material_id} → ${d.slot || t("unassigned")}`);
   if (d.missing && d.missing.length) parts.push(d.missing.join("、"));
-  const opinion = d.opinion || d.reason || "";
+  const opinion = d.opinion || d.reason || d.comment || "";
   return { head: parts.join(" · "), opinion };
 }
 
 async function showCase(id) {
+  if (state.viewCase !== id) {
+    $("move-error").textContent = "";
+    for (const f of document.querySelectorAll(".move-form")) { f.reset(); f.hidden = true; }
+  }
   state.viewCase = id;
   const d = await api(`/api/v1/cases/${id}/detail`);
   const c = d.case;
@@ -554,12 +665,14 @@ async function showCase(id) {
   $("d-state").textContent = TEXT[lang].states[c.state] || c.state;
   const facts = $("d-facts");
   facts.replaceChildren();
-  const add = (k, v) => facts.append(el("dt", {}, k), el("dd", {}, v || "—"));
+  const add = (k, v, key) => facts.append(el("dt", {}, k), el("dd", key ? { "data-fact": key } : {}, v || "—"));
   add(t("applicant"), c.applicant_name);
-  add(t("promised"), c.due_promised);
-  add(t("statutory"), c.due_statutory);
-  add(t("dueNext"), c.due_next);
-  add(t("flag"), TEXT[lang].flags[c.flag] || c.flag);
+  add(t("promised"), c.due_promised, "promised");
+  add(t("statutory"), c.due_statutory, "statutory");
+  add(t("dueNext"), c.due_next, "due-next");
+  add(t("flag"), TEXT[lang].flags[c.flag] || c.flag, "flag");
+  add(t("clock"), clockText(c, d.timeline), "clock");
+  if (c.outcome) add(t("outcome"), TEXT[lang].outcomes[c.outcome] || c.outcome, "outcome");
   $("d-tasks").replaceChildren(...d.tasks.map((task) => el("li", { class: `task-${task.status}` },
     `${task.name}（${task.role}）`, " ", el("span", { class: "muted" },
       `${TEXT[lang].taskStatus[task.status] || task.status} · ${task.since} → ${task.due || "—"}`))));
@@ -569,11 +682,76 @@ async function showCase(id) {
     return el("li", {}, el("span", { class: "muted" }, when(e.at)), " ", el("strong", {}, head),
       opinion ? el("p", { class: "opinion" }, opinion) : null);
   }));
+  renderMoves(d.moves || []);
   const mine = d.tasks.filter((task) => task.status === "open" && state.me.roles.includes(task.role));
   const form = $("decide");
   form.hidden = mine.length === 0;
   const sel = $("d-step");
   sel.replaceChildren(...mine.map((task) => el("option", { value: task.step_key }, task.name)));
+}
+
+function clockText(c, timeline) {
+  if (c.state === "suspended") {
+    const started = [...timeline].reverse().find((e) => e.type === "special_started");
+    const kind = started ? (TEXT[lang].specialKinds[started.data.kind] || started.data.kind) : "";
+    const since = started ? new Date(started.at * 1000).toLocaleDateString(lang === "zh" ? "zh-CN" : "en-GB") : "";
+    return [t("clockStopped"), kind, since ? `${t("since")} ${since}` : ""].filter(Boolean).join(" · ");
+  }
+  return c.state === "in_progress" ? t("clockRunning") : "";
+}
+
+/* The moves the server says this person may take now (``moves`` of the detail: the case's state, their roles
+ * and tasks); a button for each, opening its small form. The page keeps no state table of its own. */
+function renderMoves(moves) {
+  const allowed = new Set(moves);
+  let any = false;
+  for (const b of $("move-buttons").querySelectorAll("button")) {
+    b.hidden = !allowed.has(b.dataset.move);
+    any = any || !b.hidden;
+  }
+  for (const f of document.querySelectorAll(".move-form")) {
+    if (!allowed.has(f.dataset.move)) f.hidden = true;
+  }
+  $("moves").hidden = !any;
+}
+
+function openMove(move) {
+  for (const f of document.querySelectorAll(".move-form")) f.hidden = f.dataset.move !== move || !f.hidden;
+  $("move-error").textContent = "";
+}
+
+const MOVE_BODIES = {
+  special_start: () => ({ kind: $("special-kind").value, opinion: $("special-reason").value.trim() }),
+  special_end: () => ({ opinion: $("special-end-note").value.trim() }),
+  extend: () => ({ days: Number($("extend-days").value), opinion: $("extend-reason").value.trim() }),
+  result_ready: () => ({ delivery: $("result-delivery").value }),
+  deliver: () => ({ delivery: $("deliver-how").value }),
+  evaluate: () => ({ score: Number($("eval-score").value), opinion: $("eval-comment").value.trim() }),
+  withdraw: () => ({ opinion: $("withdraw-reason").value.trim() }),
+  void: () => ({ opinion: $("void-reason").value.trim() }),
+};
+
+async function submitMove(ev) {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const move = form.dataset.move;
+  const caseId = state.viewCase;
+  $("move-error").textContent = "";
+  try {
+    await api(`/api/v1/cases/${caseId}/actions`, { method: "POST", json: { action: move, ...MOVE_BODIES[move]() } });
+    form.reset();
+    form.hidden = true;
+    flash(TEXT[lang].moveDone[move]);
+  } catch (err) {
+    $("move-error").textContent = err.message;  // the server's refusal names the case's state and the move
+    fail(err);
+    if (err.status !== 409) return;  // a refused move: show the case as it now is (the error stays)
+  }
+  try {
+    if (state.viewCase === caseId) await showCase(caseId);
+  } catch (err) {
+    fail(err);
+  }
 }
 
 async function decide(ev) {
@@ -653,6 +831,11 @@ document.addEventListener("DOMContentLoaded", () => {
     missing: $("supplement-note").value.trim() ? [$("supplement-note").value.trim()] : [],
   }, t("supplementSent")));
   $("decide").addEventListener("submit", decide);
+  for (const b of $("move-buttons").querySelectorAll("button")) b.addEventListener("click", () => openMove(b.dataset.move));
+  for (const f of document.querySelectorAll(".move-form")) f.addEventListener("submit", submitMove);
+  for (const id of ["scan-source", "scan-resolution", "scan-mode", "scan-pages-mode", "scan-pages"]) {
+    $(id).addEventListener("change", () => { scanControls(); saveScanOptions(); });
+  }
   $("file-all").addEventListener("click", () => fileUnfiled([...$("unfiled").children].map((li) => Number(li.dataset.id))));
   window.addEventListener("hashchange", route);
   route();
