@@ -146,7 +146,7 @@ function renderTrend(trend) {
     svg.appendChild(el("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#5b6670" }, String(v)));
   }
   pts.forEach((p, i) => {
-    if (i % 7 === 0 || i === pts.length - 1) {
+    if ((i % 7 === 0 && pts.length - 1 - i >= 3) || i === pts.length - 1) {  // the last day's label stands alone
       svg.appendChild(el("text", { x: x(i), y: H - 8, "text-anchor": "middle", "font-size": 11, fill: "#5b6670" }, p.day.slice(5)));
     }
   });
