@@ -359,6 +359,7 @@ def test_a_clerk_reviewer_and_approver_take_a_case_through_the_staff_app(
         page.fill("#employee-no", users["demo-admin"].employee_no)
         page.fill("#password", users["demo-admin"].password)
         page.click("#sign-in")
+        expect(page.locator("#login")).to_be_hidden()
         totals = {"accepted": "1", "concluded": "2", "on_time": "1", "overdue": "1", "yellow_cards": "0",
                   "red_cards": "1"}  # fmt: skip
         for key, value in totals.items():
