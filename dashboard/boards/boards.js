@@ -147,7 +147,8 @@ function renderTrend(trend) {
   }
   pts.forEach((p, i) => {
     if ((i % 7 === 0 && pts.length - 1 - i >= 3) || i === pts.length - 1) {  // the last day's label stands alone
-      svg.appendChild(el("text", { x: x(i), y: H - 8, "text-anchor": "middle", "font-size": 11, fill: "#5b6670" }, p.day.slice(5)));
+      const anchor = i === pts.length - 1 && i > 0 ? "end" : "middle";  // the last day at the right edge, not cut
+      svg.appendChild(el("text", { x: x(i), y: H - 8, "text-anchor": anchor, "font-size": 11, fill: "#5b6670" }, p.day.slice(5)));
     }
   });
   for (const [key, cls] of SERIES) {
