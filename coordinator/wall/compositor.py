@@ -1,11 +1,12 @@
 """Splice-screen composition: a wall's cells on a big canvas, cut into R×C panels, each drawn on its own.
 
 Geometry is integer and exact: cell and panel edges are ``i * size // n``, so neighbouring rectangles share
-edges and the panels tile the canvas without gaps. A panel keeps its pixel buffer between frames and redraws
-only the cells whose camera, tile or status changed: each tile is decoded once when it changes (shared
-:class:`DecodeCache`), then resized straight into the panel buffer (``cv2.resize(..., dst=view)``); a cell
-that crosses panel edges is resized once into a cached cell image and its slices copied. Unchanged panels
-are not re-encoded: the last JPEG is served again.
+edges and the panels tile the canvas without gaps. A panel keeps its picture between frames as the YCbCr
+4:2:0 planes JPEG itself uses (:mod:`coordinator.wall.planes`: no colour conversion on the way in or out)
+and redraws only the cells whose camera, tile or status changed: each tile is decoded once when it changes
+(shared :class:`DecodeCache`), then resized straight into the panel's planes (``cv2.resize(..., dst=view)``);
+a cell that crosses panel edges is resized once into a cached cell image and its slices copied. Unchanged
+panels are not re-encoded: the last JPEG is served again.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 import cv2
-import numpy as np
-import simplejpeg
 
+from coordinator.wall import planes
 from coordinator.wall.cache import CachedTile, CameraKey
+from coordinator.wall.planes import Planes
+
+# OpenCV's own thread pool busy-waits between jobs: for a cell-sized resize that spinning costs more CPU than
+# the parallelism saves (bench.wall, 16 cells per 1080p frame: 8–11 ms of resizing with 2 threads, 4 ms with
+# one). Panels are composed in parallel worker threads of their own instead.
+cv2.setNumThreads(1)
 
 OFFLINE_DIM: Final = 0.35
 JPEG_QUALITY: Final = 80
@@ -140,26 +146,26 @@ class Layout:
 
 
 class DecodeCache:
-    """The decoded image of each camera's current tile: decoded once per tile, shared by all panels.
+    """The decoded planes of each camera's current tile: decoded once per tile, shared by all panels.
 
-    Tiles are decoded with libjpeg-turbo's DCT scaling (``simplejpeg``): at the smallest of the scales 1/8 … 8/8
-    that still covers the cell, so a 640×360 tile for a 480×270 cell (a 4×4 grid on 1080p) comes out of the
-    decoder at exactly 480×270 — less decoding work and no resize at all. A cell larger than what is cached
-    decodes the tile again, larger.
+    Tiles are decoded to YCbCr 4:2:0 planes (:mod:`coordinator.wall.planes`), at 1/2, 1/4 or 1/8 scale when
+    that still covers the cell (an 8×8 wall on 1080p has 240×135 cells: a 640×360 tile decodes at 320×180).
+    A cell larger than what is cached decodes the tile again, larger.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, turbo: bool = True) -> None:
         self._lock = threading.Lock()
-        self._images: dict[CameraKey, tuple[int, Any]] = {}
+        self._images: dict[CameraKey, tuple[int, Planes]] = {}
+        self._turbo = turbo
         self.decoded = 0
 
-    def image(self, cached: CachedTile, size: tuple[int, int] | None = None) -> Any | None:
-        """The tile as a BGR image at least ``size`` (width, height) where the tile allows, else full size."""
+    def image(self, cached: CachedTile, size: tuple[int, int] | None = None) -> Planes | None:
+        """The tile's planes at least ``size`` (width, height) where the tile allows, else full size."""
         with self._lock:
             found = self._images.get(cached.key)
             if found is not None and found[0] == cached.version and _covers(found[1], size, cached):
                 return found[1]
-            img = _decode(cached.tile.jpeg, size)
+            img = planes.decode(cached.tile.jpeg, size, turbo=self._turbo)
             self.decoded += 1
             if img is None:
                 self._images.pop(cached.key, None)
@@ -173,22 +179,15 @@ class DecodeCache:
                 del self._images[key]
 
 
-def _covers(img: Any, size: tuple[int, int] | None, cached: CachedTile) -> bool:
+def _covers(img: Planes, size: tuple[int, int] | None, cached: CachedTile) -> bool:
     if size is None:
-        return bool(img.shape[1] >= cached.tile.width and img.shape[0] >= cached.tile.height)
-    return bool(
-        img.shape[1] >= min(size[0], cached.tile.width) and img.shape[0] >= min(size[1], cached.tile.height)
-    )
+        return img.width >= cached.tile.width and img.height >= cached.tile.height
+    return img.width >= min(size[0], cached.tile.width) and img.height >= min(size[1], cached.tile.height)
 
 
-def _decode(jpeg: bytes, size: tuple[int, int] | None) -> Any | None:
-    try:
-        if size is None:
-            return simplejpeg.decode_jpeg(jpeg, colorspace="BGR")
-        return simplejpeg.decode_jpeg(jpeg, colorspace="BGR", min_width=size[0], min_height=size[1])
-    except ValueError:  # not a JPEG this decoder takes: let OpenCV try, None if it cannot either
-        img: Any = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-        return img
+def on_plane(rect: Rect, step: int) -> Rect:
+    """The samples of a plane subsampled by ``step`` that ``rect`` (in pixels) touches."""
+    return Rect(rect.x0 // step, rect.y0 // step, -(-rect.x1 // step), -(-rect.y1 // step))
 
 
 GetTile = Callable[[CameraKey], CachedTile | None]
@@ -196,22 +195,34 @@ IsOnline = Callable[[CameraKey], bool]
 
 
 class PanelCompositor:
-    """One panel's buffer; :meth:`compose` redraws the cells that changed, :meth:`jpeg` encodes when needed."""
+    """One panel's planes; :meth:`compose` redraws the cells that changed, :meth:`jpeg` encodes when needed.
+
+    Cells are drawn plane by plane: Y at full resolution, Cb and Cr on the half-resolution grid of the whole
+    canvas, so a cell's chroma lines up across panels however the canvas is cut.
+    """
 
     def __init__(self, layout: Layout, r: int, c: int, decoder: DecodeCache) -> None:
         self.layout = layout
         self.rect = layout.panel(r, c)
         self.decoder = decoder
-        self.buffer = np.zeros((self.rect.height, self.rect.width, 3), np.uint8)
+        self.planes = planes.blank(self.rect.width, self.rect.height)
+        cw, ch = planes.chroma_size(self.rect.width, self.rect.height)
+        ox, oy = self.rect.x0 // 2, self.rect.y0 // 2
+        chroma = Rect(ox, oy, ox + cw, oy + ch)
+        self._plane_rects = (self.rect, chroma, chroma)
         self._cells = layout.cells_of_panel(r, c)
         self._drawn: dict[int, tuple[object, ...]] = {}
-        self._cell_images: dict[int, tuple[tuple[object, ...], Any]] = {}
+        self._cell_images: dict[int, tuple[tuple[object, ...], Planes]] = {}
         self._dirty = True
         self._jpeg: bytes = b""
         self.frames = 0
 
+    def image(self) -> Any:
+        """The panel as a BGR image (tests, debugging)."""
+        return planes.to_bgr(self.planes)
+
     def compose(self, cameras: Sequence[CameraKey | None], get: GetTile, online: IsOnline) -> bool:
-        """Bring the buffer up to date; True if any pixel changed."""
+        """Bring the planes up to date; True if any pixel changed."""
         changed = False
         for i in self._cells:
             key = cameras[i] if i < len(cameras) else None
@@ -228,45 +239,61 @@ class PanelCompositor:
 
     def _draw(self, i: int, cached: CachedTile | None, online: bool, mark: tuple[object, ...]) -> None:
         cell = self.layout.cells[i]
-        part = cell.intersect(self.rect)
-        assert part is not None
-        view = self.buffer[
-            part.y0 - self.rect.y0 : part.y1 - self.rect.y0, part.x0 - self.rect.x0 : part.x1 - self.rect.x0
-        ]
         img = self.decoder.image(cached, (cell.width, cell.height)) if cached is not None else None
-        if img is None:
-            view[:] = (24, 24, 24)
-            return
-        if part == cell and img.shape[1] == cell.width and img.shape[0] == cell.height:
-            view[:] = img  # the decoder's DCT scaling already made it the cell's size
-            target = view
-        elif part == cell:
-            cv2.resize(img, (cell.width, cell.height), dst=view, interpolation=cv2.INTER_LINEAR)
-            target = view
-        else:  # the cell crosses panel edges: scale it whole once, copy this panel's slice
-            prev = self._cell_images.get(i)
-            if prev is None or prev[0] != mark:
-                scaled = cv2.resize(img, (cell.width, cell.height), interpolation=cv2.INTER_LINEAR)
-                self._cell_images[i] = (mark, scaled)
-            else:
-                scaled = prev[1]
-            view[:] = scaled[part.y0 - cell.y0 : part.y1 - cell.y0, part.x0 - cell.x0 : part.x1 - cell.x0]
-            target = view
-        if not online:
-            cv2.convertScaleAbs(target, dst=target, alpha=OFFLINE_DIM)
-            if part == cell:
-                cv2.putText(
-                    target, "OFFLINE", (8, max(24, cell.height // 8)), cv2.FONT_HERSHEY_SIMPLEX,
-                    max(0.6, cell.height / 300), (255, 255, 255), 2, cv2.LINE_AA,
-                )  # fmt: skip
+        whole = True
+        for n, (plane, panel_rect) in enumerate(zip(self.planes, self._plane_rects, strict=True)):
+            step = 1 if n == 0 else 2
+            on = on_plane(cell, step)
+            part = on.intersect(panel_rect)
+            if part is None:
+                continue
+            view = plane[part.y0 - panel_rect.y0 : part.y1 - panel_rect.y0,
+                         part.x0 - panel_rect.x0 : part.x1 - panel_rect.x0]  # fmt: skip
+            if img is None:
+                view[:] = 24 if n == 0 else planes.NEUTRAL
+                continue
+            source = img[n]
+            if part == on and source.shape == view.shape:
+                view[:] = source
+            elif part == on:
+                cv2.resize(source, (on.width, on.height), dst=view, interpolation=cv2.INTER_LINEAR)
+            else:  # the cell crosses panel edges: scale it whole once, copy this panel's slice
+                whole = False
+                scaled = self._scaled_cell(i, img, mark)[n]
+                view[:] = scaled[part.y0 - on.y0 : part.y1 - on.y0, part.x0 - on.x0 : part.x1 - on.x0]
+            if not online:
+                if n == 0:
+                    cv2.convertScaleAbs(view, dst=view, alpha=OFFLINE_DIM)
+                else:  # chroma fades towards grey with the luma
+                    cv2.convertScaleAbs(
+                        view, dst=view, alpha=OFFLINE_DIM, beta=planes.NEUTRAL * (1 - OFFLINE_DIM)
+                    )
+        if img is not None and not online and whole:
+            y = self.planes.y[cell.y0 - self.rect.y0 : cell.y1 - self.rect.y0,
+                              cell.x0 - self.rect.x0 : cell.x1 - self.rect.x0]  # fmt: skip
+            cv2.putText(
+                y, "OFFLINE", (8, max(24, cell.height // 8)), cv2.FONT_HERSHEY_SIMPLEX,
+                max(0.6, cell.height / 300), 255, 2, cv2.LINE_AA,
+            )  # fmt: skip
+
+    def _scaled_cell(self, i: int, img: Planes, mark: tuple[object, ...]) -> Planes:
+        prev = self._cell_images.get(i)
+        if prev is not None and prev[0] == mark:
+            return prev[1]
+        cell = self.layout.cells[i]
+        scaled = Planes(
+            *(
+                cv2.resize(p, (r.width, r.height), interpolation=cv2.INTER_LINEAR)
+                for p, r in zip(img, (on_plane(cell, 1), on_plane(cell, 2), on_plane(cell, 2)), strict=True)
+            )
+        )
+        self._cell_images[i] = (mark, scaled)
+        return scaled
 
     def jpeg(self, quality: int = JPEG_QUALITY) -> bytes:
         """The panel as JPEG, encoded only if it changed since the last call."""
         if self._dirty or not self._jpeg:
-            ok, buf = cv2.imencode(".jpg", self.buffer, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if not ok:
-                raise ValueError("JPEG encoding of a panel failed")
-            self._jpeg = buf.tobytes()
+            self._jpeg = planes.encode(self.planes, quality)
             self._dirty = False
             self.frames += 1
         return self._jpeg

@@ -59,8 +59,9 @@ def test_offline_cell_is_dimmed(cache: TileCache) -> None:
     layout = Layout.grid(2, 2, 640, 360)
     panel = PanelCompositor(layout, 0, 0, DecodeCache())
     panel.compose(CAMS[:4], cache.get, lambda k: k != CAMS[3])
-    bright = panel.buffer[10:80, 200:300].mean()
-    dim = panel.buffer[190:260, 520:620].mean()
+    img = panel.image()
+    bright = img[10:80, 200:300].mean()
+    dim = img[190:260, 520:620].mean()
     assert dim < bright * 0.6
     assert panel.compose(CAMS[:4], cache.get, lambda _k: True)  # back online: redrawn
 
@@ -75,11 +76,11 @@ def test_cell_spanning_panels_is_split_across_them(cache: TileCache) -> None:
     for p in (left, right):
         p.compose(cams, cache.get, lambda _k: True)
     assert decoder.decoded == 3  # camera 0 decoded once for both panels
-    whole = np.hstack([left.buffer, right.buffer])
+    whole = np.hstack([left.image(), right.image()])
     decoded: Any = cv2.imdecode(np.frombuffer(_tile(0).jpeg, np.uint8), cv2.IMREAD_COLOR)
     expected = cv2.resize(decoded, (1280, 180))
     assert np.abs(whole[:180].astype(int) - expected.astype(int)).mean() < 1.0
-    assert camera_index_for_colour(right.buffer[300, 600]) == 2
+    assert camera_index_for_colour(right.image()[300, 600]) == 2
 
 
 def test_click_maps_back_to_the_cell() -> None:
