@@ -33,6 +33,15 @@ class WallView:
     layout: Layout
     cameras: tuple[CameraKey | None, ...]
     labels: tuple[str, ...] = ()
+    rotation: tuple[tuple[CameraKey | None, ...], ...] = ()
+    """A tour's groups in turn (empty: no tour); each shown for ``dwell_s``, chosen by the clock alone."""
+    dwell_s: float | None = None
+
+    def cameras_at(self, now: float) -> tuple[CameraKey | None, ...]:
+        """The cameras shown at ``now``: a panel follows a tour on time without reloading the wall."""
+        if len(self.rotation) < 2 or not self.dwell_s:
+            return self.cameras
+        return self.rotation[int(now // self.dwell_s) % len(self.rotation)]
 
 
 LoadView = Callable[[int], WallView]
@@ -132,6 +141,7 @@ class PanelService:
         wall_id, r, c = panel.pid
         view: WallView | None = None
         compositor: PanelCompositor | None = None
+        shown: tuple[CameraKey | None, ...] | None = None
         loaded_at = 0.0
         period = 1.0 / self.fps
         while True:
@@ -147,16 +157,16 @@ class PanelService:
                 if fresh is not None and (view is None or fresh.layout != view.layout):
                     compositor = PanelCompositor(fresh.layout, r, c, self.decoder)
                 view = fresh
-                if view is not None:
-                    self._showing[panel.pid] = {k for k in view.cameras if k is not None}
-                    self._forget_unshown()
             if view is not None and compositor is not None:
+                cameras = view.cameras_at(time.time())
+                if cameras != shown:
+                    shown = cameras
+                    self._showing[panel.pid] = {k for k in cameras if k is not None}
+                    self._forget_unshown()
                 cells = view.layout.cells_of_panel(r, c)
-                wants = {
-                    cam: self.tile_fps for i in cells if i < len(view.cameras) and (cam := view.cameras[i])
-                }
+                wants = {cam: self.tile_fps for i in cells if i < len(cameras) and (cam := cameras[i])}
                 self.demand.set(panel, wants)
-                jpeg = await asyncio.to_thread(self._compose, panel.pid, compositor, view.cameras)
+                jpeg = await asyncio.to_thread(self._compose, panel.pid, compositor, cameras)
                 if jpeg is not None:
                     async with panel.changed:
                         panel.jpeg = jpeg

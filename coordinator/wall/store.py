@@ -199,5 +199,7 @@ def wall_view(session: Session, wall_id: int, now: float | None = None) -> WallV
     lay = layout(wall)
     sched = schedule(session, wall)
     group = sched.groups[sched.current(time.time() if now is None else now)] if sched.groups else []
-    cams = tuple((c.agent, c.device) for c in group[: len(lay.cells)])
-    return WallView(lay, cams, tuple(c.label for c in group[: len(lay.cells)]))
+    n = len(lay.cells)
+    cams = tuple((c.agent, c.device) for c in group[:n])
+    rotation = tuple(tuple((c.agent, c.device) for c in g[:n]) for g in sched.groups) if sched.dwell_s else ()
+    return WallView(lay, cams, tuple(c.label for c in group[:n]), rotation, sched.dwell_s)
