@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients prometheus postgresql socat ca-certificates \
-  sane-utils libsane-dev cups-ipp-utils dbus ffmpeg chromium poppler-utils fonts-wqy-zenhei \
+  sane-utils libsane-dev cups-ipp-utils dbus ffmpeg chromium poppler-utils fonts-wqy-zenhei libturbojpeg0 \
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PY := $(VENV)/.py-stamp
