@@ -20,7 +20,7 @@ help:
 deps: $(STAMP_APT)
 venv: $(STAMP_PY)
 
-$(STAMP_APT): scripts/install-apt.sh
+$(STAMP_APT): scripts/install-apt.sh Makefile  # a package added to APT_PACKAGES is installed on the next run
 	@mkdir -p $(VENV)
 	bash scripts/install-apt.sh $(APT_PACKAGES)
 	@touch $@
