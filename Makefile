@@ -16,6 +16,7 @@ help:
 	@echo "make test   - install what is needed, lint (ruff + mypy strict), run the whole test suite"
 	@echo "make lint   - ruff + mypy strict only"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make screenshots - bring up a seeded stack on 127.0.0.1 and save the page screenshots in docs/screenshots/"
 
 deps: $(STAMP_APT)
 venv: $(STAMP_PY)
@@ -54,6 +55,9 @@ bench: $(STAMP_PY)
 	$(BIN)/python -m bench.fleet
 	$(BIN)/python -m bench.capture_latency
 	$(BIN)/python -m bench.wall
+
+screenshots: $(STAMP_PY)
+	$(BIN)/python -m scripts.screenshots
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
