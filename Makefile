@@ -9,7 +9,7 @@ APT_PACKAGES := mosquitto mosquitto-clients prometheus postgresql socat ca-certi
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PY := $(VENV)/.py-stamp
 
-.PHONY: demo test lint unit deps venv bench clean help
+.PHONY: demo test lint unit deps venv bench screenshots clean help
 
 help:
 	@echo "make demo   - bring up broker, coordinator and simulated agents (Ctrl-C stops all)"

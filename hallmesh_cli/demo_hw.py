@@ -35,6 +35,7 @@ class CounterHardware:
                 'id = "doccam-1"',
                 'kind = "doccam"',
                 f'source = "{self.doccam_url}"',
+                "preview_port = 0  # the live preview for the staff app, on the counter PC's loopback",
                 "",
                 "[[devices]]",
                 'id = "sigpad-1"',

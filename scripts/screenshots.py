@@ -387,8 +387,6 @@ def bring_up(root: Path) -> tuple[Stack, Callable[[], None]]:
             agent = system.add_agent(agent_id, devices=2, keepalive_s=10,
                                      extra=f'[coordinator]\nurl = "{system.base_url}"\n')  # fmt: skip
             counter = hw.counter.devices_toml() if n == 0 and hw.counter is not None else ""
-            # the staff app's live preview: the document camera's MJPEG on the counter PC's loopback
-            counter = counter.replace('kind = "doccam"\n', 'kind = "doccam"\npreview_port = 0\n')
             agent.config.write_text(agent.config.read_text() + counter + hw.cameras_toml(agent_id))
             system.start_agent(agent_id)
         wanted = 2 + CAMERAS_PER_AGENT

@@ -74,6 +74,7 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -
             wait_until(all_up, timeout=90, what="two demo agents with every simulated device up")
         except AssertionError as err:
             raise AssertionError(f"{err}; devices: {seen}") from None
+        _live_preview_plays(http_port, headers)
         assert _listening({http_port, mqtt_port}) == {http_port, mqtt_port}
         assert len(_processes_mentioning(demo_dir)) >= 3  # coordinator config + two agents
         demo.send_signal(signal.SIGINT)
@@ -86,6 +87,31 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -
     assert "stopped." in text
     assert _processes_mentioning(demo_dir) == []
     assert _listening({http_port, mqtt_port}) == set()
+
+
+def _live_preview_plays(http_port: int, headers: dict[str, str]) -> None:
+    """The counter's document camera serves the staff app's live preview (MJPEG on the loopback)."""
+    base = f"http://127.0.0.1:{http_port}/api/v1"
+    resp = httpx.post(
+        f"{base}/agents/yinchuan-xingqing-w01/devices/doccam-1/commands",
+        json={"action": "preview", "args": {}, "ttl_s": 60}, headers=headers, timeout=5,
+    )  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    cmd = resp.json()["cmd_id"]
+
+    def result() -> dict[str, object] | None:
+        body: dict[str, object] = httpx.get(f"{base}/commands/{cmd}", headers=headers, timeout=5).json()
+        return body if body["status"] in ("done", "failed", "rejected", "expired") else None
+
+    done = wait_until(result, timeout=30, what="the preview command's result")
+    assert done is not None
+    assert done["status"] == "done", done
+    url = str(done["result"]["url"])  # type: ignore[index]
+    assert url.startswith("http://127.0.0.1:")
+    with httpx.stream("GET", url, timeout=10) as stream:
+        assert stream.headers["content-type"].startswith("multipart/x-mixed-replace")
+        first = next(stream.iter_bytes())
+    assert b"image/jpeg" in first or first.startswith(b"--")
 
 
 def _listening(ports: set[int]) -> set[int]:
