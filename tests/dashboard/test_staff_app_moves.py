@@ -304,3 +304,39 @@ def test_scanner_settings_are_sent_and_remembered_per_window(page: Page, site: S
     expect(page.locator("#scan-source option[value=ADF]")).to_have_text("Document feeder (ADF)")
     expect(page.locator("#scan-mode option[value=Lineart]")).to_have_text("Black and white")
     page.click("#lang")
+
+
+def test_counter_moves_before_acceptance_precheck_supplement_and_not_accept(page: Page, site: Site) -> None:
+    case = _post(site, "demo-clerk", "/api/v1/cases",
+                 {"window_id": site.window_id, "item_version_id": site.version_id, "title": f"不予受理 {XSS}"})  # fmt: skip
+    case_id = int(case["id"])
+    _open_case(page, site, "demo-clerk", case_id)
+    expect(page.locator("#move-precheck")).to_be_visible()
+    assert _visible_moves(page) == ["precheck", "not_accept", "withdraw"]
+    page.click("#move-precheck")
+    page.fill("#precheck-note", "材料初审")
+    page.click("#submit-precheck")
+    expect(page.locator("#d-state")).to_have_text("预审中")
+    expect(page.locator("#move-precheck")).to_be_hidden()
+    # the applicant is told once what is missing; what they bring back is recorded as received
+    _post(site, "demo-clerk", f"/api/v1/cases/{case_id}/actions",
+          {"action": "request_supplement", "missing": ["身份证明"], "opinion": "缺身份证明"})  # fmt: skip
+    page.reload()
+    expect(page.locator("#move-supplement")).to_be_visible()
+    page.click("#move-supplement")
+    page.fill("#supplemented-note", "身份证明复印件")
+    page.click("#submit-supplement")
+    expect(page.locator("#d-timeline")).to_contain_text("身份证明复印件")
+    assert _detail(site, case_id)["case"]["state"] != "supplement_requested"
+    # not accepting is final: it needs the confirm step and a reason
+    expect(page.locator("#move-not_accept")).to_be_visible()
+    page.click("#move-not_accept")
+    expect(page.locator("#form-not_accept")).to_contain_text("说明理由")
+    page.click("#confirm-not_accept")  # no reason: the form does not go
+    expect(page.locator("#not-accept-reason")).to_be_focused()
+    assert _detail(site, case_id)["case"]["state"] != "not_accepted"
+    page.fill("#not-accept-reason", "不属于本机关职权范围")
+    page.click("#confirm-not_accept")
+    expect(page.locator("#d-state")).to_have_text("不予受理")
+    expect(page.locator("#d-timeline")).to_contain_text("不属于本机关职权范围")
+    assert _detail(site, case_id)["case"]["state"] == "not_accepted"
