@@ -48,6 +48,7 @@ from simulators.scene import SceneSpec, decode_timestamp, jpeg, render
 from tests.support import wait_until
 
 GRID = 4
+ROUNDS = 3
 TILE = (640, 360)
 OUT = (1920, 1080)
 
@@ -126,11 +127,15 @@ def bench_stitch(frames: int) -> None:
         folder = Path(tmp)
         streams = make_streams(folder, frames)
         print(f"(a) stitch 16 × {TILE[0]}×{TILE[1]} MJPEG → {OUT[0]}×{OUT[1]} MJPEG, {frames} output frames")
-        f_cpu, f_frames = ffmpeg_cpu(folder, frames, 10)
-        o_cpu, _ = ours_cpu(streams, frames, 1)
-        f_ms, o_ms = 1000 * f_cpu / f_frames, 1000 * o_cpu / frames
-        print(f"    every tile changes every frame: ffmpeg {f_ms:.1f} ms CPU/frame ({f_frames} frames), "
-              f"ours {o_ms:.1f} ms CPU/frame → ratio {o_ms / f_ms:.2f} (goal ≤ 0.5)")  # fmt: skip
+        ratios = []
+        for _round in range(ROUNDS):  # alternating, so a noisy neighbour hits both sides alike
+            f_cpu, f_frames = ffmpeg_cpu(folder, frames, 10)
+            o_cpu, _ = ours_cpu(streams, frames, 1)
+            f_ms, o_ms = 1000 * f_cpu / f_frames, 1000 * o_cpu / frames
+            ratios.append(o_ms / f_ms)
+            print(f"    every tile changes every frame: ffmpeg {f_ms:.1f} ms CPU/frame ({f_frames} frames), "
+                  f"ours {o_ms:.1f} ms CPU/frame → ratio {o_ms / f_ms:.2f}")  # fmt: skip
+        print(f"    median ratio of {ROUNDS} rounds: {statistics.median(ratios):.2f} (goal ≤ 0.5)")
         # the wall's real load: tiles at 1 fps, panel at 5 fps
         f_cpu, f_frames = ffmpeg_cpu(folder, frames // 5, 1, 5)
         o_cpu, encoded = ours_cpu(streams, f_frames, 5)
