@@ -291,8 +291,8 @@ def bench_latency(seconds: float) -> None:
     n = 4
     print(f"(b) latency camera frame → viewer tile: {n} ONVIF sims (10 fps, a process of their own), in-process "
           f"agent, {seconds:g} s")  # fmt: skip
-    # The simulators draw and encode their frames in Python: in this process they would compete with the agent
-    # for the GIL and draw late (the time code is when a frame was due, so that showed as ~190 ms of latency).
+    # The simulators draw, stamp and send their frames in Python: in this process their event loop would compete
+    # with the agent for the GIL and send frames long after stamping them (~190 ms of latency not the product's).
     sim_proc = subprocess.Popen(
         [sys.executable, "-m", "hallmesh_cli", "sim", "onvif", "--cameras", str(n), "--port", "0",
          "--discovery-port", "0", "--rtsp-port", "0", "--fps", "10"],
