@@ -39,9 +39,17 @@ class WallView:
 
     def cameras_at(self, now: float) -> tuple[CameraKey | None, ...]:
         """The cameras shown at ``now``: a panel follows a tour on time without reloading the wall."""
-        if len(self.rotation) < 2 or not self.dwell_s:
+        if not self.rotation:
             return self.cameras
-        return self.rotation[int(now // self.dwell_s) % len(self.rotation)]
+        return self.rotation[tour_turn(now, self.dwell_s, len(self.rotation))]
+
+
+def tour_turn(now: float, dwell_s: float | None, groups: int) -> int:
+    """Which of a tour's ``groups`` shows at ``now``: decided by the clock alone, so every browser and panel of a
+    wall agrees without talking (``dashboard/wall`` computes the same)."""
+    if groups < 2 or not dwell_s:
+        return 0
+    return int(now // dwell_s) % groups
 
 
 LoadView = Callable[[int], WallView]

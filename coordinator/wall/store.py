@@ -27,7 +27,7 @@ from coordinator.models.wall import (
     WallPublic,
 )
 from coordinator.wall.compositor import CellSpec, Layout
-from coordinator.wall.panels import WallView
+from coordinator.wall.panels import WallView, tour_turn
 
 
 def wall_public(row: Wall) -> WallPublic:
@@ -164,11 +164,7 @@ class Schedule(BaseModel):
     groups: list[list[CameraRef]]
 
     def current(self, now: float) -> int:
-        if not self.groups:
-            return 0
-        if self.dwell_s is None or len(self.groups) == 1:
-            return 0
-        return int(now // self.dwell_s) % len(self.groups)
+        return tour_turn(now, self.dwell_s, len(self.groups))
 
 
 def schedule(session: Session, wall: Wall) -> Schedule:
