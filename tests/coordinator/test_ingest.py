@@ -99,6 +99,8 @@ def test_stale_will_of_older_boot_is_ignored(harness: Harness) -> None:
     a.offline(boot=1)  # the Will of the previous connection, delivered late
     a.event(1)
     wait_until(lambda: agent_field(harness, "a1", "outbox_hwm") == 1, what="event after stale will")
+    # the writer adds a batch's counts after its commit: wait until the event's batch is counted too
+    wait_until(lambda: stats(harness).events_inserted == 1, what="event batch counted")
     assert agent_field(harness, "a1", "online") in (True, 1)
     assert stats(harness).stale_presence == 1
     a.kill()  # a real Will of the current boot takes the agent offline
